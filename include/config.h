@@ -172,6 +172,20 @@ struct config *config_new_default(void);
 
 void	config_free(struct config *cfg);
 
+/*
+ * Writes cfg as YAML to fp (a FILE *): every key, defaults included, in the
+ * order of the README reference, for `jumpgate -T`.  The output loads back
+ * into an equal config.  Main thread.
+ */
+void	config_dump(const struct config *cfg, void *fp);
+
+/*
+ * Writes the README's configuration reference (markdown tables: key, type,
+ * default, range/unit, meaning) to fp (a FILE *), from the same table that
+ * drives the loader, so the two cannot disagree.
+ */
+void	config_reference(void *fp);
+
 /* "annotation", "ssh-enabled", "service" */
 const char *config_endpoint_kind_name(enum config_endpoint_kind kind);
 
