@@ -36,4 +36,14 @@ enum jg_err name_parse_login(const char *login, struct name_parts *out,
 enum jg_err name_parse_target(const char *host, struct name_parts *out,
 	    char *err, size_t errlen);
 
+/*
+ * Copies at most maxsrc bytes of untrusted text (a name typed by a user or
+ * read from the cluster) into dst for a sentence shown to a user.  Valid,
+ * printable UTF-8 is kept (display names may be Chinese); control and
+ * bidi-override characters and invalid bytes become \xNN.  A cut never
+ * splits a character and is marked "...".  dst is always terminated
+ * (dstlen >= 4); returns dst.  Unlike log_escape(), non-ASCII survives.
+ */
+char	*name_escape(char *dst, size_t dstlen, const char *src, size_t maxsrc);
+
 #endif /* JG_NAME_H */

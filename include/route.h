@@ -12,6 +12,7 @@
 #ifndef JG_ROUTE_H
 #define JG_ROUTE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,7 +64,7 @@ struct route_pod {
 	 */
 	char	**rp_problems;
 	size_t	 rp_nproblems;
-	int	 rp_refs;		/* atomic; managed by ref/unref */
+	atomic_int rp_refs;		/* managed by ref/unref only */
 };
 
 /* A new pod with one reference and everything NULL/empty. */
@@ -101,7 +102,8 @@ struct route_table;
 
 struct route_table *route_table_new(void);	/* starts with no pods */
 void	route_table_free(struct route_table *table);
-/* Takes ownership of snap and drops the table's hold on the previous one. */
+/* Takes ownership of snap and drops the table's hold on the previous one.
+ * NULL is ignored: a source that failed to build keeps the last set. */
 void	route_table_publish(struct route_table *table,
 	    struct route_snapshot *snap);
 /* Never NULL.  The caller must route_snapshot_release() it.  Never blocks
@@ -136,7 +138,10 @@ struct route_result {
  *   JG_ERR_MALFORMED   job 'x' of alice has no usable ssh rule: ...
  * The port-0 ssh rule is the one named "ssh", else the one whose container
  * port is 22.  A pod is picked by task-index ("worker-1") or full name;
- * by default the first pod in task, then index order.  Pure; any thread.
+ * by default the first pod in task, then index order.  A job is the pods
+ * sharing namespace, internal job name and owner; a name that matches
+ * several jobs is ambiguous even when they differ only by namespace.
+ * Pure; any thread.
  */
 enum jg_err route_lookup(const struct route_snapshot *snap,
 	    const struct route_query *q, struct route_result *res,
