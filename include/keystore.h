@@ -7,9 +7,16 @@
  *     never on the caller's; answers are cached for cache_ttl_s, and when a
  *     fetch fails the last good answer is kept (and the failure logged).
  * The worker threads call keystore_get(); it never waits for the network.
+ *
+ * Test and development knob: when the environment variable
+ * JUMPGATE_KEYS_CA_FILE names a PEM file at keystore_new(), URL sources
+ * trust the CA certificates in it instead of the system store (the tests
+ * use it for a self-signed key server).  Production leaves it unset.
  */
 #ifndef JG_KEYSTORE_H
 #define JG_KEYSTORE_H
+
+#include <stdbool.h>
 
 #include "authkeys.h"
 #include "config.h"
@@ -44,5 +51,15 @@ enum jg_err keystore_get(struct keystore *ks, const char *user,
 /* Drops every cached URL answer older than its TTL now (SIGHUP).  Any
  * thread. */
 void	keystore_expire(struct keystore *ks);
+
+#define KEYSTORE_CA_FILE_ENV	"JUMPGATE_KEYS_CA_FILE"
+
+/* For tests: moves the keystore's monotonic clock forward, so that TTLs
+ * expire without waiting.  Any thread. */
+void	keystore_test_advance_clock(struct keystore *ks, unsigned int seconds);
+
+/* For tests: blocks until no fetch is queued or running, at most
+ * timeout_ms.  True when idle.  Any thread but the keystore's. */
+bool	keystore_test_wait_idle(struct keystore *ks, unsigned int timeout_ms);
 
 #endif /* JG_KEYSTORE_H */

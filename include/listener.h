@@ -1,0 +1,35 @@
+/*
+ * listener.h: the listening sockets and the accept path.  Each listener is
+ * registered in every worker's epoll with EPOLLEXCLUSIVE, so one worker
+ * wakes per connection.  Accept decides admission (penalty box,
+ * MaxStartups) before anything is allocated, then hands the socket to a
+ * new session on the accepting worker.
+ */
+#ifndef JG_LISTENER_H
+#define JG_LISTENER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "worker.h"
+
+#define LISTENER_ACCEPT_BATCH	64	/* accepts per wake, for fairness */
+
+struct listener {
+	int		 ls_fd;
+	char		 ls_addr[64];
+	uint16_t	 ls_port;
+	struct wk_handle ls_handle;
+};
+
+/* Binds and listens (non-blocking, CLOEXEC, SO_REUSEADDR; IPv6 sockets
+ * are v6-only so "::" and "0.0.0.0" can both be listed).  Main thread. */
+enum jg_err listener_open(struct listener *ls, const struct config_listen *cl,
+	    char *err, size_t errlen);
+void	listener_close(struct listener *ls);
+
+/* The listener is readable: accept a batch.  Worker thread. */
+void	listener_accept(struct listener *ls, struct worker *w);
+
+#endif /* JG_LISTENER_H */

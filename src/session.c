@@ -1,0 +1,825 @@
+/*
+ * session.c: a client connection's life: key exchange, public-key
+ * authentication against the key store, the channels the client opens, and
+ * the one close path.  Owns the libssh session and event, the user's key
+ * set and the session's relays.  Runs on its worker's thread only; libssh
+ * callbacks here only decide and mark, session_refresh() acts.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "admission.h"
+#include "audit.h"
+#include "keystore.h"
+#include "log.h"
+#include "relay_jump.h"
+#include "route.h"
+#include "server.h"
+#include "session.h"
+
+static const char *const session_state_names[SESSION_STATE_MAX] = {
+	[SESSION_KEX] = "KEX",
+	[SESSION_AUTH] = "AUTH",
+	[SESSION_AUTH_WAIT] = "AUTH_WAIT",
+	[SESSION_OPEN] = "OPEN",
+	[SESSION_CLOSING] = "CLOSING",
+};
+
+
+/* The only writer of ses_state. */
+static void
+session_set_state(struct session *s, enum session_state state)
+{
+	if (s->ses_state == state)
+		return;
+	log_debug("session %llu: %s -> %s", (unsigned long long)s->ses_id,
+	    session_state_names[s->ses_state], session_state_names[state]);
+	s->ses_state = state;
+}
+
+const char *
+session_who(const struct session *s, char *buf, size_t len)
+{
+	if (s->ses_name.np_user[0] != '\0')
+		snprintf(buf, len, "session %llu %s from %s port %u",
+		    (unsigned long long)s->ses_id, s->ses_name.np_user,
+		    s->ses_addr, s->ses_port);
+	else
+		snprintf(buf, len, "session %llu from %s port %u",
+		    (unsigned long long)s->ses_id, s->ses_addr, s->ses_port);
+	return buf;
+}
+
+void
+session_mark_close(struct session *s, const char *user_msg, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	if (s->ses_state == SESSION_CLOSING)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->ses_reason, sizeof(s->ses_reason), fmt, ap);
+	va_end(ap);
+	if (user_msg != NULL)
+		snprintf(s->ses_disconnect_msg, sizeof(s->ses_disconnect_msg),
+		    "%s", user_msg);
+	session_set_state(s, SESSION_CLOSING);
+}
+
+static const struct config *
+session_cfg(const struct session *s)
+{
+	return s->ses_worker->wk_server->srv_cfg;
+}
+
+/* Keystore thread: a fetch ended.  Only wake the worker. */
+static void
+session_keys_ready(void *arg)
+{
+	worker_wake_for_keys(arg);
+}
+
+static bool
+session_is_admin(const struct session *s)
+{
+	const struct config_routes *r = &session_cfg(s)->routes;
+	size_t i;
+
+	for (i = 0; i < r->nadmin_users; i++)
+		if (strcmp(r->admin_users[i], s->ses_name.np_user) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Records the login on the first request and refuses a change of user
+ * name afterwards, as sshd does.  Returns false when the request must be
+ * denied without looking at keys (bad or changed login).
+ */
+static bool
+session_auth_begin(struct session *s, const char *login)
+{
+	char err[256], esc[128];
+
+	if (s->ses_state == SESSION_KEX)
+		session_set_state(s, SESSION_AUTH);
+	if (s->ses_login[0] == '\0') {
+		snprintf(s->ses_login, sizeof(s->ses_login), "%s", login);
+		if (strlen(login) > SESSION_LOGIN_MAX ||
+		    name_parse_login(login, &s->ses_name, err,
+		    sizeof(err)) != JG_OK) {
+			memset(&s->ses_name, 0, sizeof(s->ses_name));
+			log_info("Invalid user %s from %s port %u",
+			    log_escape(esc, sizeof(esc), login, 100),
+			    s->ses_addr, s->ses_port);
+			s->ses_user_logged = true;
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(login, s->ses_login) != 0) {
+		session_mark_close(s, "jumpgate: change of user name not "
+		    "allowed", "change of user name not allowed (%s to %s)",
+		    log_escape(esc, sizeof(esc), s->ses_login, 60),
+		    log_escape(err, sizeof(err), login, 60));
+		return false;
+	}
+	return s->ses_name.np_user[0] != '\0';
+}
+
+/* Pauses reading from the client until the user's keys are loaded. */
+static void
+session_wait_for_keys(struct session *s)
+{
+	char who[128];
+
+	log_verbose("%s: waiting for the user's keys",
+	    session_who(s, who, sizeof(who)));
+	session_set_state(s, SESSION_AUTH_WAIT);
+}
+
+static void
+session_auth_failed(struct session *s, const char *keydesc, const char *why)
+{
+	const struct config *cfg = session_cfg(s);
+	bool invalid = s->ses_name.np_user[0] == '\0' ||
+	    (s->ses_keys != NULL && s->ses_keys->ak_count == 0);
+	enum log_level level;
+	char esc[128], msg[160];
+
+	s->ses_auth_failures++;
+	admission_auth_failed(s->ses_worker->wk_server->srv_admission,
+	    s->ses_addr);
+	/* sshd raises this line to INFO for invalid users and once half the
+	 * allowed tries are used; fail2ban's sshd filter reads it. */
+	level = (invalid ||
+	    s->ses_auth_failures >= cfg->limits.max_auth_tries / 2) ?
+	    LOG_LEVEL_INFO : LOG_LEVEL_VERBOSE;
+	log_msg(level, "Failed publickey for %s%s from %s port %u ssh2%s%s%s",
+	    invalid ? "invalid user " : "",
+	    log_escape(esc, sizeof(esc), s->ses_name.np_user[0] != '\0' ?
+	    s->ses_name.np_user : s->ses_login, 100),
+	    s->ses_addr, s->ses_port, keydesc != NULL ? ": " : "",
+	    keydesc != NULL ? keydesc : "", why != NULL ? why : "");
+	if (s->ses_auth_failures >= cfg->limits.max_auth_tries) {
+		log_info("maximum authentication attempts exceeded for %s%s "
+		    "from %s port %u ssh2 [preauth]",
+		    invalid ? "invalid user " : "", esc, s->ses_addr,
+		    s->ses_port);
+		snprintf(msg, sizeof(msg), "Too many authentication failures");
+		session_mark_close(s, msg, "too many authentication failures");
+	}
+}
+
+static void
+session_describe_key(ssh_key key, char *buf, size_t len)
+{
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+	char *fp;
+	const char *type;
+
+	type = ssh_key_type_to_char(ssh_key_type(key));
+	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash,
+	    &hlen) != 0) {
+		snprintf(buf, len, "%s", type != NULL ? type : "unknown");
+		return;
+	}
+	fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	/* OpenSSH prints the type upper-case without "ssh-": ED25519, RSA. */
+	if (type != NULL && strncmp(type, "ssh-", 4) == 0)
+		type += 4;
+	snprintf(buf, len, "%s %s", type != NULL ? type : "unknown",
+	    fp != NULL ? fp : "?");
+	for (char *p = buf; *p != '\0' && *p != ' '; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	ssh_string_free_char(fp);
+	ssh_clean_pubkey_hash(&hash);
+}
+
+/* libssh callback: "none" is the probe most clients start with.  It tells
+ * us the user early, so their keys can be fetched before the real try. */
+static int
+session_on_auth_none(ssh_session ssh, const char *login, void *arg)
+{
+	struct session *s = arg;
+	struct authkeys *keys = NULL;
+	enum jg_err rc;
+
+	if (!session_auth_begin(s, login) || s->ses_state == SESSION_CLOSING)
+		return SSH_AUTH_DENIED;
+	rc = keystore_get(s->ses_worker->wk_server->srv_keys,
+	    s->ses_name.np_user, &keys, session_keys_ready, s->ses_worker);
+	if (rc == JG_ERR_AGAIN)
+		session_wait_for_keys(s);
+	authkeys_unref(keys);
+	return SSH_AUTH_DENIED;
+}
+
+static int
+session_on_auth_pubkey(ssh_session ssh, const char *login,
+    struct ssh_key_struct *pubkey, char signature_state, void *arg)
+{
+	struct session *s = arg;
+	struct server *srv = s->ses_worker->wk_server;
+	struct authkeys *keys = NULL;
+	const struct authkeys_entry *entry = NULL;
+	char keydesc[128], why[256], who[128], umsg[300];
+	enum jg_err rc;
+
+	session_describe_key(pubkey, keydesc, sizeof(keydesc));
+	if (!session_auth_begin(s, login)) {
+		if (s->ses_state != SESSION_CLOSING)
+			session_auth_failed(s, keydesc, NULL);
+		return SSH_AUTH_DENIED;
+	}
+	if (s->ses_state == SESSION_CLOSING)
+		return SSH_AUTH_DENIED;
+	rc = keystore_get(srv->srv_keys, s->ses_name.np_user, &keys,
+	    session_keys_ready, s->ses_worker);
+	if (rc == JG_ERR_AGAIN) {
+		/*
+		 * libssh 0.10 must answer now.  Clients that probe with
+		 * "none" first (OpenSSH, PuTTY, dropbear) never get here
+		 * with a cold cache; others are refused this once and find
+		 * the keys loaded on their next try.
+		 */
+		session_wait_for_keys(s);
+		return SSH_AUTH_DENIED;
+	}
+	if (rc != JG_OK) {
+		log_error("%s: key lookup failed: %s",
+		    session_who(s, who, sizeof(who)), jg_strerror(rc));
+		session_auth_failed(s, keydesc, NULL);
+		return SSH_AUTH_DENIED;
+	}
+	authkeys_unref(s->ses_keys);
+	s->ses_keys = keys;
+	if (keys->ak_count == 0 && !s->ses_user_logged) {
+		log_info("Invalid user %s from %s port %u", s->ses_name.np_user,
+		    s->ses_addr, s->ses_port);
+		s->ses_user_logged = true;
+	}
+	why[0] = '\0';
+	rc = authkeys_match(keys, pubkey, s->ses_addr, time(NULL), &entry,
+	    why, sizeof(why));
+	if (rc == JG_ERR_DENIED)
+		log_info("%s: key %s refused: %s",
+		    session_who(s, who, sizeof(who)), keydesc, why);
+	if (rc != JG_OK || signature_state == SSH_PUBLICKEY_STATE_WRONG ||
+	    signature_state == SSH_PUBLICKEY_STATE_ERROR) {
+		session_auth_failed(s, keydesc, NULL);
+		return SSH_AUTH_DENIED;
+	}
+	if (signature_state == SSH_PUBLICKEY_STATE_NONE)
+		return SSH_AUTH_SUCCESS;	/* the key would do: PK_OK */
+
+	/* A valid signature by a listed key: the user is who they say. */
+	rc = admission_session_begin(srv->srv_admission, s->ses_name.np_user,
+	    why, sizeof(why));
+	if (rc != JG_OK) {
+		snprintf(umsg, sizeof(umsg), "jumpgate: %s", why);
+		log_info("refused session for %s from %s port %u: %s",
+		    s->ses_name.np_user, s->ses_addr, s->ses_port, why);
+		session_mark_close(s, umsg, "%s", why);
+		return SSH_AUTH_DENIED;
+	}
+	s->ses_counted_session = true;
+	admission_auth_succeeded(srv->srv_admission, s->ses_addr);
+	if (s->ses_counted_startup) {
+		admission_startup_done(srv->srv_admission);
+		s->ses_counted_startup = false;
+	}
+	s->ses_key = entry;
+	snprintf(s->ses_key_desc, sizeof(s->ses_key_desc), "%s", keydesc);
+	s->ses_admin = session_is_admin(s);
+	log_info("Accepted publickey for %s from %s port %u ssh2: %s",
+	    s->ses_name.np_user, s->ses_addr, s->ses_port, keydesc);
+	session_set_state(s, SESSION_OPEN);
+	return SSH_AUTH_SUCCESS;
+}
+
+static struct gwchan *
+session_gwchan_find(struct session *s, ssh_channel ch)
+{
+	size_t i;
+
+	for (i = 0; i < SESSION_GWCHAN_MAX; i++)
+		if (s->ses_gwchans[i].gc_channel == ch && ch != NULL)
+			return &s->ses_gwchans[i];
+	return NULL;
+}
+
+static int
+session_open_gateway_channel(struct session *s, ssh_message msg)
+{
+	size_t i;
+
+	for (i = 0; i < SESSION_GWCHAN_MAX; i++) {
+		if (s->ses_gwchans[i].gc_channel == NULL) {
+			s->ses_gwchans[i].gc_channel =
+			    ssh_message_channel_request_open_reply_accept(msg);
+			return s->ses_gwchans[i].gc_channel == NULL ? 1 : 0;
+		}
+	}
+	return 1;
+}
+
+static int
+session_on_channel_request(struct session *s, ssh_message msg)
+{
+	struct gwchan *gc;
+	const char *cmd;
+
+	gc = session_gwchan_find(s, ssh_message_channel_request_channel(msg));
+	if (gc == NULL)
+		return 1;
+	switch (ssh_message_subtype(msg)) {
+	case SSH_CHANNEL_REQUEST_PTY:
+		gc->gc_pty = true;
+		break;
+	case SSH_CHANNEL_REQUEST_ENV:
+	case SSH_CHANNEL_REQUEST_WINDOW_CHANGE:
+		break;
+	case SSH_CHANNEL_REQUEST_EXEC:
+		cmd = ssh_message_channel_request_command(msg);
+		free(gc->gc_command);
+		gc->gc_command = cmd != NULL ? strndup(cmd, 1024) : NULL;
+		gc->gc_ready = true;
+		break;
+	case SSH_CHANNEL_REQUEST_SHELL:
+		gc->gc_ready = true;
+		break;
+	default:
+		return 1;
+	}
+	ssh_message_channel_request_reply_success(msg);
+	return 0;
+}
+
+/* libssh callback for everything the server callbacks do not take. */
+static int
+session_on_message(ssh_session ssh, ssh_message msg, void *arg)
+{
+	struct session *s = arg;
+	const char *svc;
+	char who[128];
+
+	if (s->ses_state == SESSION_CLOSING)
+		return 1;
+	switch (ssh_message_type(msg)) {
+	case SSH_REQUEST_SERVICE:
+		if (s->ses_state == SESSION_KEX)
+			session_set_state(s, SESSION_AUTH);
+		svc = ssh_message_service_service(msg);
+		if (svc != NULL && (strcmp(svc, "ssh-userauth") == 0 ||
+		    strcmp(svc, "ssh-connection") == 0)) {
+			ssh_message_service_reply_success(msg);
+			return 0;
+		}
+		return 1;
+	case SSH_REQUEST_AUTH:
+		/* Methods other than none and publickey. */
+		ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
+		return 1;
+	case SSH_REQUEST_CHANNEL_OPEN:
+		if (s->ses_state != SESSION_OPEN)
+			return 1;
+		switch (ssh_message_subtype(msg)) {
+		case SSH_CHANNEL_DIRECT_TCPIP:
+			s->ses_mode = "jump";
+			return relay_jump_open(s, msg);
+		case SSH_CHANNEL_SESSION:
+			if (s->ses_mode == NULL)
+				s->ses_mode = "gateway";
+			return session_open_gateway_channel(s, msg);
+		case SSH_CHANNEL_X11:
+		case SSH_CHANNEL_FORWARDED_TCPIP:
+		case SSH_CHANNEL_AUTH_AGENT:
+		case SSH_CHANNEL_UNKNOWN:
+			log_info("%s: refused channel of type %d",
+			    session_who(s, who, sizeof(who)),
+			    ssh_message_subtype(msg));
+			return 1;
+		}
+		return 1;
+	case SSH_REQUEST_CHANNEL:
+		return session_on_channel_request(s, msg);
+	case SSH_REQUEST_GLOBAL:
+		/* tcpip-forward (ssh -R) has no meaning in jump mode. */
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+static const struct ssh_server_callbacks_struct session_server_cb = {
+	.auth_none_function = session_on_auth_none,
+	.auth_pubkey_function = session_on_auth_pubkey,
+};
+
+struct session *
+session_start(struct worker *w, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen)
+{
+	struct server *srv = w->wk_server;
+	const struct config *cfg = srv->srv_cfg;
+	struct sockaddr_storage local;
+	socklen_t locallen = sizeof(local);
+	struct session *s;
+	char who[128];
+	int rc;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_error("accept from fd %d: out of memory", fd);
+		close(fd);
+		admission_startup_done(srv->srv_admission);
+		return NULL;
+	}
+	s->ses_id = atomic_fetch_add(&srv->srv_next_session_id, 1) + 1;
+	s->ses_worker = w;
+	s->ses_fd = fd;
+	s->ses_counted_startup = true;
+	s->ses_handle.wh_kind = WK_SESSION;
+	s->ses_handle.wh_ptr = s;
+	TAILQ_INIT(&s->ses_relays);
+	s->ses_started_ms = s->ses_last_active_ms = worker_now_ms();
+	s->ses_grace_deadline_ms = s->ses_started_ms +
+	    (uint64_t)cfg->limits.login_grace_time_s * 1000;
+	if (peer->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)peer;
+
+		inet_ntop(AF_INET, &in->sin_addr, s->ses_addr,
+		    sizeof(s->ses_addr));
+		s->ses_port = ntohs(in->sin_port);
+	} else if (peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)peer;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, s->ses_addr,
+		    sizeof(s->ses_addr));
+		s->ses_port = ntohs(in6->sin6_port);
+	}
+	(void)peerlen;
+	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == 0) {
+		if (local.ss_family == AF_INET) {
+			const struct sockaddr_in *in = (const void *)&local;
+
+			inet_ntop(AF_INET, &in->sin_addr, s->ses_laddr,
+			    sizeof(s->ses_laddr));
+			s->ses_lport = ntohs(in->sin_port);
+		} else if (local.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (const void *)&local;
+
+			inet_ntop(AF_INET6, &in6->sin6_addr, s->ses_laddr,
+			    sizeof(s->ses_laddr));
+			s->ses_lport = ntohs(in6->sin6_port);
+		}
+	}
+	TAILQ_INSERT_TAIL(&w->wk_sessions, s, ses_entry);
+	w->wk_nsessions++;
+	log_verbose("Connection from %s port %u on %s port %u", s->ses_addr,
+	    s->ses_port, s->ses_laddr, s->ses_lport);
+
+	if ((s->ses_ssh = ssh_new()) == NULL) {
+		close(fd);
+		s->ses_fd = -1;
+		session_close(s, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&srv->srv_bind_lock);
+	rc = ssh_bind_accept_fd(srv->srv_bind, s->ses_ssh, fd);
+	pthread_mutex_unlock(&srv->srv_bind_lock);
+	if (rc != SSH_OK) {
+		log_error("%s: cannot start ssh: %s",
+		    session_who(s, who, sizeof(who)),
+		    ssh_get_error(srv->srv_bind));
+		/* libssh owns the fd only once accept_fd succeeded. */
+		if (ssh_get_fd(s->ses_ssh) != fd)
+			close(fd);
+		s->ses_fd = -1;
+		session_close(s, "ssh setup failed");
+		return NULL;
+	}
+	ssh_set_blocking(s->ses_ssh, 0);
+	ssh_set_auth_methods(s->ses_ssh, SSH_AUTH_METHOD_PUBLICKEY);
+	/* Each session has its own copy: userdata differs. */
+	s->ses_server_cb = session_server_cb;
+	ssh_callbacks_init(&s->ses_server_cb);
+	s->ses_server_cb.userdata = s;
+	ssh_set_server_callbacks(s->ses_ssh, &s->ses_server_cb);
+	ssh_set_message_callback(s->ses_ssh, session_on_message, s);
+	rc = ssh_handle_key_exchange(s->ses_ssh);
+	if (rc == SSH_ERROR) {
+		log_verbose("%s: key exchange failed: %s",
+		    session_who(s, who, sizeof(who)),
+		    ssh_get_error(s->ses_ssh));
+		session_close(s, "key exchange failed");
+		return NULL;
+	}
+	if ((s->ses_event = ssh_event_new()) == NULL ||
+	    ssh_event_add_session(s->ses_event, s->ses_ssh) != SSH_OK) {
+		session_close(s, "cannot create ssh event");
+		return NULL;
+	}
+	s->ses_events = EPOLLIN;
+	if (worker_watch(w, fd, s->ses_events, &s->ses_handle) == -1) {
+		log_error("%s: epoll: %s", session_who(s, who, sizeof(who)),
+		    strerror(errno));
+		session_close(s, "epoll failed");
+		return NULL;
+	}
+	session_refresh(s);
+	return s;
+}
+
+/* True while libssh still has our socket open. */
+static bool
+session_fd_alive(const struct session *s)
+{
+	return s->ses_fd != -1 && s->ses_ssh != NULL &&
+	    ssh_get_fd(s->ses_ssh) == s->ses_fd;
+}
+
+void
+session_on_io(struct session *s, uint32_t events)
+{
+	s->ses_last_active_ms = worker_now_ms();
+	if (s->ses_state == SESSION_AUTH_WAIT && !(events & EPOLLOUT) &&
+	    !(events & (EPOLLERR | EPOLLHUP)))
+		return;
+	(void)ssh_event_dopoll(s->ses_event, 0);
+	session_refresh(s);
+}
+
+static void
+session_gateway_reply(struct session *s, struct gwchan *gc)
+{
+	struct server *srv = s->ses_worker->wk_server;
+	struct route_snapshot *snap;
+	const char *jobs[32];
+	const char *nl = gc->gc_pty ? "\r\n" : "\n";
+	char buf[4096];
+	size_t n, i, off = 0;
+	int exit_code = 0;
+
+#define GW_PUT(...) do {						\
+	int _w = snprintf(buf + off, sizeof(buf) - off, __VA_ARGS__);	\
+	if (_w > 0 && (size_t)_w < sizeof(buf) - off)			\
+		off += (size_t)_w;					\
+} while (0)
+
+	if (s->ses_name.np_job[0] != '\0') {
+		GW_PUT("jumpgate: direct mode (ssh %s+%s@gateway) is not "
+		    "available on this gateway yet.%s", s->ses_name.np_user,
+		    s->ses_name.np_job, nl);
+		GW_PUT("Use jump mode instead: ssh -J %s@%s:%u %s@%s%s",
+		    s->ses_name.np_user, s->ses_laddr, s->ses_lport,
+		    s->ses_name.np_user, s->ses_name.np_job, nl);
+		exit_code = 1;
+	} else {
+		snap = route_table_acquire(srv->srv_routes);
+		n = route_list_jobs(snap, s->ses_name.np_user, false, jobs,
+		    sizeof(jobs) / sizeof(jobs[0]));
+		GW_PUT("jumpgate: hello %s.%s", s->ses_name.np_user, nl);
+		if (n == 0)
+			GW_PUT("You have no jobs on this cluster.%s", nl);
+		else
+			GW_PUT("Your jobs (%zu):%s", n, nl);
+		for (i = 0; i < n && i < sizeof(jobs) / sizeof(jobs[0]); i++)
+			GW_PUT("  %s%s", jobs[i], nl);
+		if (n > 0)
+			GW_PUT("Connect with: ssh -J %s@%s:%u %s@%s%s",
+			    s->ses_name.np_user, s->ses_laddr, s->ses_lport,
+			    s->ses_name.np_user, jobs[0], nl);
+		route_snapshot_release(snap);
+	}
+#undef GW_PUT
+	(void)ssh_channel_write(gc->gc_channel, buf, (uint32_t)off);
+	(void)ssh_channel_request_send_exit_status(gc->gc_channel, exit_code);
+	(void)ssh_channel_send_eof(gc->gc_channel);
+	(void)ssh_channel_close(gc->gc_channel);
+	gc->gc_done = true;
+}
+
+static void
+session_update_events(struct session *s)
+{
+	uint32_t want = 0;
+	char who[128];
+
+	if (!session_fd_alive(s))
+		return;
+	if (s->ses_state != SESSION_AUTH_WAIT)
+		want |= EPOLLIN;
+	if (ssh_get_poll_flags(s->ses_ssh) & SSH_WRITE_PENDING)
+		want |= EPOLLOUT;
+	if (want == s->ses_events)
+		return;
+	if (worker_rewatch(s->ses_worker, s->ses_fd, want,
+	    &s->ses_handle) == -1) {
+		log_error("%s: epoll: %s", session_who(s, who, sizeof(who)),
+		    strerror(errno));
+		return;
+	}
+	s->ses_events = want;
+}
+
+void
+session_refresh(struct session *s)
+{
+	struct relay *r, *rnext;
+	size_t i;
+	int status;
+
+	if (s->ses_dead)
+		return;
+	if (s->ses_state == SESSION_CLOSING) {
+		session_close(s, s->ses_reason);
+		return;
+	}
+	status = ssh_get_status(s->ses_ssh);
+	if (!session_fd_alive(s) || (status & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
+		session_close(s, "client closed");
+		return;
+	}
+	for (r = TAILQ_FIRST(&s->ses_relays); r != NULL; r = rnext) {
+		rnext = TAILQ_NEXT(r, rl_entry);
+		relay_jump_after_dispatch(r);
+	}
+	for (i = 0; i < SESSION_GWCHAN_MAX; i++) {
+		struct gwchan *gc = &s->ses_gwchans[i];
+
+		if (gc->gc_channel != NULL && gc->gc_ready && !gc->gc_done)
+			session_gateway_reply(s, gc);
+	}
+	/* Writes above may have queued output or hit an error. */
+	if (!session_fd_alive(s)) {
+		session_close(s, "client closed");
+		return;
+	}
+	session_update_events(s);
+}
+
+void
+session_resume_if_keys(struct session *s)
+{
+	struct authkeys *keys = NULL;
+	enum jg_err rc;
+
+	rc = keystore_get(s->ses_worker->wk_server->srv_keys,
+	    s->ses_name.np_user, &keys, session_keys_ready, s->ses_worker);
+	if (rc == JG_ERR_AGAIN)
+		return;
+	authkeys_unref(keys);
+	session_set_state(s, SESSION_AUTH);
+	/* Requests may already wait in the socket: read them now. */
+	(void)ssh_event_dopoll(s->ses_event, 0);
+	session_refresh(s);
+}
+
+void
+session_check_deadlines(struct session *s, uint64_t now)
+{
+	const struct config *cfg = session_cfg(s);
+	struct relay *r, *rnext;
+
+	if (s->ses_dead)
+		return;
+	if (s->ses_state != SESSION_OPEN && now >= s->ses_grace_deadline_ms) {
+		log_info("Timeout before authentication for %s port %u",
+		    s->ses_addr, s->ses_port);
+		snprintf(s->ses_disconnect_msg, sizeof(s->ses_disconnect_msg),
+		    "jumpgate: login grace time exceeded (%u s)",
+		    cfg->limits.login_grace_time_s);
+		session_close(s, "login grace time exceeded");
+		return;
+	}
+	if (cfg->limits.idle_timeout_s > 0 &&
+	    now - s->ses_last_active_ms >=
+	    (uint64_t)cfg->limits.idle_timeout_s * 1000) {
+		snprintf(s->ses_disconnect_msg, sizeof(s->ses_disconnect_msg),
+		    "jumpgate: idle for %u s", cfg->limits.idle_timeout_s);
+		session_close(s, "idle timeout");
+		return;
+	}
+	for (r = TAILQ_FIRST(&s->ses_relays); r != NULL; r = rnext) {
+		rnext = TAILQ_NEXT(r, rl_entry);
+		relay_jump_check_deadline(r, now);
+	}
+	if (!s->ses_dead)
+		session_refresh(s);
+}
+
+void
+session_close(struct session *s, const char *reason)
+{
+	struct worker *w = s->ses_worker;
+	struct server *srv = w->wk_server;
+	struct audit_record ar;
+	struct relay *r;
+	char esc[128];
+	size_t i;
+
+	if (s->ses_dead)
+		return;
+	s->ses_dead = true;
+
+	/* Each close moves the relay to the worker's graveyard. */
+	while ((r = TAILQ_FIRST(&s->ses_relays)) != NULL)
+		relay_jump_close(r, reason);
+	for (i = 0; i < SESSION_GWCHAN_MAX; i++) {
+		if (s->ses_gwchans[i].gc_channel != NULL)
+			ssh_channel_free(s->ses_gwchans[i].gc_channel);
+		free(s->ses_gwchans[i].gc_command);
+		memset(&s->ses_gwchans[i], 0, sizeof(s->ses_gwchans[i]));
+	}
+
+	if (s->ses_counted_session) {
+		log_info("Disconnected from user %s %s port %u",
+		    s->ses_name.np_user, s->ses_addr, s->ses_port);
+		memset(&ar, 0, sizeof(ar));
+		ar.ar_session_id = s->ses_id;
+		ar.ar_user = s->ses_name.np_user;
+		ar.ar_job = s->ses_audit_job;
+		ar.ar_pod = s->ses_audit_pod;
+		ar.ar_endpoint = s->ses_audit_endpoint;
+		ar.ar_mode = s->ses_mode;
+		ar.ar_client_addr = s->ses_addr;
+		ar.ar_client_port = s->ses_port;
+		ar.ar_bytes_up = s->ses_bytes_up;
+		ar.ar_bytes_down = s->ses_bytes_down;
+		ar.ar_duration_ms = worker_now_ms() - s->ses_started_ms;
+		ar.ar_reason = reason;
+		audit_session_end(&ar);
+		admission_session_end(srv->srv_admission, s->ses_name.np_user);
+		s->ses_counted_session = false;
+	} else if (strcmp(reason, "client closed") == 0) {
+		if (s->ses_login[0] != '\0')
+			log_info("Connection closed by %s user %s %s port %u "
+			    "[preauth]", s->ses_name.np_user[0] != '\0' &&
+			    (s->ses_keys == NULL || s->ses_keys->ak_count > 0) ?
+			    "authenticating" : "invalid",
+			    log_escape(esc, sizeof(esc), s->ses_login, 100),
+			    s->ses_addr, s->ses_port);
+		else
+			log_info("Connection closed by %s port %u [preauth]",
+			    s->ses_addr, s->ses_port);
+	} else {
+		log_verbose("session %llu from %s port %u closed before "
+		    "authentication: %s", (unsigned long long)s->ses_id,
+		    s->ses_addr, s->ses_port, reason);
+	}
+	if (s->ses_counted_startup) {
+		admission_startup_done(srv->srv_admission);
+		s->ses_counted_startup = false;
+	}
+
+	/*
+	 * Unregister before libssh closes the socket, and only if the fd is
+	 * still libssh's: if libssh closed it already, the number may now
+	 * belong to another connection.
+	 */
+	if (session_fd_alive(s))
+		worker_unwatch(w, s->ses_fd);
+	if (s->ses_event != NULL) {
+		if (s->ses_ssh != NULL)
+			ssh_event_remove_session(s->ses_event, s->ses_ssh);
+		ssh_event_free(s->ses_event);
+		s->ses_event = NULL;
+	}
+	if (s->ses_ssh != NULL) {
+		if (session_fd_alive(s)) {
+			if (s->ses_disconnect_msg[0] != '\0')
+				ssh_session_set_disconnect_message(s->ses_ssh,
+				    s->ses_disconnect_msg);
+			ssh_disconnect(s->ses_ssh);
+		}
+		ssh_free(s->ses_ssh);
+		s->ses_ssh = NULL;
+	}
+	s->ses_fd = -1;
+	authkeys_unref(s->ses_keys);
+	s->ses_keys = NULL;
+	s->ses_key = NULL;
+	TAILQ_REMOVE(&w->wk_sessions, s, ses_entry);
+	w->wk_nsessions--;
+	TAILQ_INSERT_TAIL(&w->wk_graveyard, s, ses_entry);
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	free(s);
+}

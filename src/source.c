@@ -1,0 +1,85 @@
+/*
+ * source.c: starts, reloads and checks the configured route source and
+ * publishes what it loads.  Owns the source's state; the route table is
+ * the caller's.  Main thread.
+ */
+#include <stdlib.h>
+
+#include "source.h"
+#include "source_static.h"
+
+struct source {
+	const struct config *src_cfg;
+	struct route_table *src_table;
+};
+
+static enum jg_err
+source_load(const struct config *cfg, struct route_snapshot **out,
+    struct jg_errlist *problems)
+{
+	switch (cfg->routes.source) {
+	case CONFIG_ROUTES_STATIC:
+		return source_static_load(cfg->routes.static_file,
+		    &cfg->routes.naming, out, problems);
+	case CONFIG_ROUTES_KUBERNETES:
+		jg_errlist_add(problems, "%s: routes.source: kubernetes is "
+		    "not available in this build yet; use static",
+		    cfg->path != NULL ? cfg->path : "config");
+		return JG_ERR_CONFIG;
+	}
+	return JG_ERR_INTERNAL;
+}
+
+enum jg_err
+source_start(const struct config *cfg, struct route_table *table,
+    struct source **out, struct jg_errlist *problems)
+{
+	struct source *src;
+	struct route_snapshot *snap = NULL;
+	enum jg_err rc;
+
+	*out = NULL;
+	if ((rc = source_load(cfg, &snap, problems)) != JG_OK)
+		return rc;
+	if ((src = calloc(1, sizeof(*src))) == NULL) {
+		route_snapshot_release(snap);
+		return JG_ERR_NOMEM;
+	}
+	src->src_cfg = cfg;
+	src->src_table = table;
+	route_table_publish(table, snap);
+	*out = src;
+	return JG_OK;
+}
+
+enum jg_err
+source_reload(struct source *src, struct jg_errlist *problems)
+{
+	struct route_snapshot *snap = NULL;
+	enum jg_err rc;
+
+	if ((rc = source_load(src->src_cfg, &snap, problems)) != JG_OK)
+		return rc;
+	route_table_publish(src->src_table, snap);
+	return JG_OK;
+}
+
+enum jg_err
+source_check(const struct config *cfg, struct jg_errlist *problems)
+{
+	struct route_snapshot *snap = NULL;
+	size_t before = problems->el_count;
+	enum jg_err rc;
+
+	rc = source_load(cfg, &snap, problems);
+	route_snapshot_release(snap);
+	if (rc == JG_OK && problems->el_count > before)
+		rc = JG_ERR_PARSE;
+	return rc;
+}
+
+void
+source_stop(struct source *src)
+{
+	free(src);
+}

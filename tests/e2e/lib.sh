@@ -1,0 +1,219 @@
+# lib.sh: shared helpers for jumpgate's end-to-end tests.  Sourced by each
+# tests/e2e/test_*.sh.  Everything a test starts runs on loopback, is
+# recorded by PID, and is stopped by PID when the test exits.
+#
+# Environment (set by CTest): JUMPGATE (the binary), JG_SOURCE_DIR.
+
+set -u
+set -o pipefail
+
+: "${JUMPGATE:?JUMPGATE must point at the jumpgate binary}"
+SSHD=${SSHD:-/usr/sbin/sshd}
+T=$(mktemp -d "${TMPDIR:-/tmp}/jg-e2e.XXXXXX")
+chmod 700 "$T"
+JG_PIDS=()
+JG_FAILS=0
+JG_PASSES=0
+
+jg_cleanup() {
+	local pid
+	for pid in "${JG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${JG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	if [ "${JG_KEEP:-0}" = 1 ]; then
+		echo "kept scratch directory $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap jg_cleanup EXIT
+
+# Stops one process we started and forgets it.
+jg_stop() {
+	local pid=$1 p keep=()
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	for p in "${JG_PIDS[@]}"; do
+		[ "$p" = "$pid" ] || keep+=("$p")
+	done
+	JG_PIDS=("${keep[@]}")
+}
+
+pass() { JG_PASSES=$((JG_PASSES + 1)); echo "ok - $*"; }
+fail() { JG_FAILS=$((JG_FAILS + 1)); echo "FAIL - $*"; }
+
+# check "description" command...: passes when the command succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# Prints the summary line CI reads and exits with the right status.
+jg_done() {
+	echo "$JG_PASSES passed, $JG_FAILS failed"
+	[ "$JG_FAILS" -eq 0 ]
+	exit $?
+}
+
+# Waits (bounded) until a TCP port accepts connections.
+jg_wait_port() {
+	local addr=$1 port=$2 tries=${3:-200}
+	while [ "$tries" -gt 0 ]; do
+		if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then
+			return 0
+		fi
+		tries=$((tries - 1))
+		sleep 0.05
+	done
+	echo "timed out waiting for $addr port $port" >&2
+	return 1
+}
+
+# Waits (bounded) until a file contains a pattern (grep -E).
+jg_wait_log() {
+	local file=$1 pattern=$2 tries=${3:-200}
+	while [ "$tries" -gt 0 ]; do
+		if grep -qE -- "$pattern" "$file" 2>/dev/null; then
+			return 0
+		fi
+		tries=$((tries - 1))
+		sleep 0.05
+	done
+	echo "timed out waiting for /$pattern/ in $file" >&2
+	return 1
+}
+
+# Picks a free TCP port on addr in [low, high].
+jg_free_port() {
+	python3 - "$1" "${2:-30000}" "${3:-32767}" <<'PY'
+import random, socket, sys
+addr, low, high = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for _ in range(200):
+    p = random.randint(low, high)
+    s = socket.socket()
+    try:
+        s.bind((addr, p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    sys.exit(0)
+sys.exit("no free port")
+PY
+}
+
+jg_keygen() {
+	ssh-keygen -q -t "${2:-ed25519}" -N '' -C "$1@test" -f "$T/$1" </dev/null
+}
+
+# jg_start_pod NAME ADDR PORT AUTHORIZED_KEYS_FILE
+# Starts a real OpenSSH sshd as the "pod" of a job.  Its login user is
+# whoever runs the tests (root in CI).  Sets POD_PID.
+jg_start_pod() {
+	local name=$1 addr=$2 port=$3 ak=$4 dir="$T/pod-$1"
+	mkdir -p "$dir"
+	# Debian's sshd insists on its privilege separation directory.
+	if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; fi
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" </dev/null
+	cat >"$dir/sshd_config" <<CFG
+ListenAddress $addr:$port
+HostKey $dir/host_key
+PidFile none
+AuthorizedKeysFile $ak
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+AllowTcpForwarding yes
+LogLevel VERBOSE
+CFG
+	"$SSHD" -D -e -f "$dir/sshd_config" 2>"$dir/log" &
+	POD_PID=$!
+	JG_PIDS+=("$POD_PID")
+	jg_wait_port "$addr" "$port"
+}
+
+# jg_pod_yaml NAME USER JOB DISPLAY ADDR PORT [PHASE]: one Pod item for a
+# static routes file, with the seed's nodeport annotation.
+jg_pod_yaml() {
+	local name=$1 user=$2 job=$3 display=$4 addr=$5 port=$6
+	local phase=${7:-Running}
+	cat <<YAML
+  - apiVersion: v1
+    kind: Pod
+    metadata:
+      name: $job-default0-0
+      namespace: crater-workspace
+      labels:
+        crater.raids.io/task-user: $user
+        volcano.sh/job-name: $job
+        volcano.sh/task-spec: default0
+        crater.raids.io/base-url: ${job#*-}
+      annotations:
+        crater.raids.io/task-name: "$display"
+        nodeport.crater.raids.io/ssh: '{"name":"ssh","containerPort":22,"address":"$addr","nodePort":$port}'
+    status:
+      phase: $phase
+      hostIP: $addr
+YAML
+}
+
+# jg_write_config FILE ROUTES_FILE PORT [extra yaml appended]
+jg_write_config() {
+	local file=$1 routes=$2 port=$3
+	cat >"$file" <<CFG
+listen:
+  - address: 127.0.0.1
+    port: $port
+host_keys:
+  paths: [$T/gw_host_ed25519_key]
+  generate: true
+users:
+  key_sources:
+    - type: authorized_keys
+      path: "$T/users/%u.keys"
+routes:
+  source: static
+  static_file: $routes
+logging:
+  level: verbose
+CFG
+	if [ $# -gt 3 ]; then
+		printf '%s\n' "$4" >>"$file"
+	fi
+}
+
+# jg_start_gateway CONFIG: starts jumpgate in the foreground.  Sets GW_PID
+# and GW_LOG.
+jg_start_gateway() {
+	local cfg=$1 port
+	GW_LOG="$T/gateway.log"
+	"$JUMPGATE" -D -e -f "$cfg" 2>>"$GW_LOG" &
+	GW_PID=$!
+	JG_PIDS+=("$GW_PID")
+	port=$(awk '/port:/ {print $2; exit}' "$cfg")
+	jg_wait_port 127.0.0.1 "$port"
+}
+
+# An ssh_config every client in a test shares: loopback test hosts, fresh
+# host keys every run, never prompt.
+jg_ssh_config() {
+	local file=$1 user_key=$2
+	cat >"$file" <<CFG
+Host *
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  BatchMode yes
+  IdentitiesOnly yes
+  IdentityFile $user_key
+  LogLevel ERROR
+  ConnectTimeout 10
+CFG
+}
