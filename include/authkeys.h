@@ -9,6 +9,10 @@
  *   harmless:  no-user-rc, user-rc, environment=, tunnel= (logged once)
  *   unsafe to ignore, so the key is NOT usable: command=, cert-authority,
  *              principals=, verify-required, unknown options
+ * Two deliberate differences from sshd: expiry-time= is always read as
+ * UTC (sshd uses local time unless it ends in Z), and from= is matched
+ * against the client's address text only, never DNS, so a host-name
+ * pattern matches only if it matches the address itself.
  * Pure functions; any thread.  The text handed in is never logged whole.
  */
 #ifndef JG_AUTHKEYS_H
