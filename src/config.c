@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "name.h"
 #include "ytree.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -821,23 +822,11 @@ cfg_label_key(const char *s)
 	return cfg_is_alnum(name[0]) && cfg_is_alnum(name[len - 1]);
 }
 
-/*
- * USER of name.h: 1..NAME_USER_MAX of [A-Za-z0-9._-], not starting with
- * '-' or '.'.  XXX kept here rather than calling name_user_valid() so the
- * config loader links without the session code; keep the two in step.
- */
+/* Admin user names follow the login grammar: name.c owns it. */
 static bool
 cfg_login(const char *s)
 {
-	size_t i, len = strlen(s);
-
-	if (len == 0 || len > 32 || s[0] == '-' || s[0] == '.')
-		return false;
-	for (i = 0; i < len; i++)
-		if (!cfg_is_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
-		    s[i] != '-')
-			return false;
-	return true;
+	return name_user_valid(s);
 }
 
 /*

@@ -9,7 +9,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
-build="$top/build"
+build=${JG_BUILD_DIR:-$top/build}
 GW_ADDR=127.0.0.1
 GW_PORT=${JG_DEMO_PORT:-2222}
 POD_ADDR=127.0.0.2

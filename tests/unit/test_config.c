@@ -221,14 +221,22 @@ the_shipped_config_loads_and_states_every_default(void **state)
 	assert_string_equal(cfg->listen[0].address, "127.0.0.1");
 	assert_int_equal(cfg->listen[0].port, 2222);
 
-	/* Apart from sysconfdir, its values are the built-in defaults. */
+	/*
+	 * Its values are the built-in defaults, except that the two files
+	 * installed beside it (host key, routes) are named relative to it,
+	 * so that `jumpgate -t -f config/jumpgate.yaml` works in a checkout
+	 * and the installed copy finds them in /etc/jumpgate.
+	 */
 	def = config_new_default();
 	assert_non_null(def);
 	free(def->routes.static_file);
-	def->routes.static_file = strdup("/etc/jumpgate/routes.yaml");
+	snprintf(path, sizeof(path), "%s/config/routes.yaml",
+	    src != NULL ? src : ".");
+	def->routes.static_file = strdup(path);
 	free(def->host_keys.paths[0]);
-	def->host_keys.paths[0] =
-	    strdup("/etc/jumpgate/ssh_host_ed25519_key");
+	snprintf(path, sizeof(path), "%s/config/ssh_host_ed25519_key",
+	    src != NULL ? src : ".");
+	def->host_keys.paths[0] = strdup(path);
 	def->listen = cfg->listen;
 	def->nlisten = cfg->nlisten;
 	fa = open_memstream(&a, &alen);
