@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "relay_direct.h"
 #include "server.h"
 #include "session.h"
 
@@ -107,6 +108,8 @@ server_stop(struct server *srv)
 
 	for (i = 0; i < srv->srv_nworkers; i++)
 		worker_stop(srv->srv_workers[i]);
+	/* Workers hand sessions to direct mode; stop those after them. */
+	relay_direct_stop_all();
 	for (i = 0; i < srv->srv_nworkers; i++)
 		worker_free(srv->srv_workers[i]);
 	free(srv->srv_workers);

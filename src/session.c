@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "keystore.h"
 #include "log.h"
+#include "relay_direct.h"
 #include "relay_jump.h"
 #include "route.h"
 #include "server.h"
@@ -578,15 +579,7 @@ session_gateway_reply(struct session *s, struct gwchan *gc)
 		off += (size_t)_w;					\
 } while (0)
 
-	if (s->ses_name.np_job[0] != '\0') {
-		GW_PUT("jumpgate: direct mode (ssh %s+%s@gateway) is not "
-		    "available on this gateway yet.%s", s->ses_name.np_user,
-		    s->ses_name.np_job, nl);
-		GW_PUT("Use jump mode instead: ssh -J %s@%s:%u %s@%s%s",
-		    s->ses_name.np_user, s->ses_laddr, s->ses_lport,
-		    s->ses_name.np_user, s->ses_name.np_job, nl);
-		exit_code = 1;
-	} else {
+	{
 		snap = route_table_acquire(srv->srv_routes);
 		n = route_list_jobs(snap, s->ses_name.np_user, false, jobs,
 		    sizeof(jobs) / sizeof(jobs[0]));
@@ -634,6 +627,59 @@ session_update_events(struct session *s)
 	s->ses_events = want;
 }
 
+/*
+ * A USER+JOB login goes to direct mode, which runs on a thread of its own:
+ * the session leaves this worker (epoll, list, callbacks) and everything
+ * it owns moves into the handoff, including its admission claim.
+ */
+static void
+session_handoff_direct(struct session *s)
+{
+	static struct ssh_server_callbacks_struct none_cb;
+	struct worker *w = s->ses_worker;
+	struct server *srv = w->wk_server;
+	struct direct_handoff h;
+
+	memset(&h, 0, sizeof(h));
+	if (session_fd_alive(s))
+		worker_unwatch(w, s->ses_fd);
+	ssh_event_remove_session(s->ses_event, s->ses_ssh);
+	ssh_event_free(s->ses_event);
+	s->ses_event = NULL;
+	/* Nothing of ours may be called back once the session has moved. */
+	ssh_callbacks_init(&none_cb);
+	ssh_set_server_callbacks(s->ses_ssh, &none_cb);
+	ssh_set_message_callback(s->ses_ssh, NULL, NULL);
+
+	h.dh_ssh = s->ses_ssh;
+	h.dh_fd = s->ses_fd;
+	h.dh_session_id = s->ses_id;
+	h.dh_started_ms = s->ses_started_ms;
+	h.dh_name = s->ses_name;
+	snprintf(h.dh_addr, sizeof(h.dh_addr), "%s", s->ses_addr);
+	h.dh_port = s->ses_port;
+	snprintf(h.dh_laddr, sizeof(h.dh_laddr), "%s", s->ses_laddr);
+	h.dh_lport = s->ses_lport;
+	h.dh_admin = s->ses_admin;
+	h.dh_keys = s->ses_keys;
+	h.dh_key = s->ses_key;
+	snprintf(h.dh_key_desc, sizeof(h.dh_key_desc), "%s", s->ses_key_desc);
+	h.dh_cfg = srv->srv_cfg;
+	h.dh_routes = srv->srv_routes;
+	h.dh_admission = srv->srv_admission;
+
+	s->ses_ssh = NULL;
+	s->ses_fd = -1;
+	s->ses_keys = NULL;
+	s->ses_key = NULL;
+	s->ses_counted_session = false;
+	s->ses_dead = true;
+	TAILQ_REMOVE(&w->wk_sessions, s, ses_entry);
+	w->wk_nsessions--;
+	TAILQ_INSERT_TAIL(&w->wk_graveyard, s, ses_entry);
+	relay_direct_start(&h);
+}
+
 void
 session_refresh(struct session *s)
 {
@@ -650,6 +696,10 @@ session_refresh(struct session *s)
 	status = ssh_get_status(s->ses_ssh);
 	if (!session_fd_alive(s) || (status & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
 		session_close(s, "client closed");
+		return;
+	}
+	if (s->ses_state == SESSION_OPEN && s->ses_name.np_job[0] != '\0') {
+		session_handoff_direct(s);
 		return;
 	}
 	for (r = TAILQ_FIRST(&s->ses_relays); r != NULL; r = rnext) {

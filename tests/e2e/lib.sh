@@ -52,8 +52,19 @@ check() {
 	if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
-# Prints the summary line CI reads and exits with the right status.
+# Prints the summary line CI reads and exits with the right status.  The
+# gateway is stopped first, so that a sanitizer build's reports (memory
+# errors, leaks at exit) reach its log and fail the test.
 jg_done() {
+	if [ -n "${GW_PID:-}" ] && kill -0 "$GW_PID" 2>/dev/null; then
+		jg_stop "$GW_PID"
+	fi
+	if [ -n "${GW_LOG:-}" ] && [ -f "$GW_LOG" ]; then
+		if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$GW_LOG"; then
+			fail "gateway log has a sanitizer report"
+			grep -E -A30 "AddressSanitizer|LeakSanitizer|runtime error:" "$GW_LOG" | head -60
+		fi
+	fi
 	echo "$JG_PASSES passed, $JG_FAILS failed"
 	[ "$JG_FAILS" -eq 0 ]
 	exit $?
@@ -216,4 +227,81 @@ Host *
   LogLevel ERROR
   ConnectTimeout 10
 CFG
+}
+
+# ---- Helpers for the jump-mode and front-door suites.  Added after the
+# ---- functions above, none of which they change.
+
+JG_TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tools
+
+jg_now_ms() {
+	echo $(( $(date +%s%N) / 1000000 ))
+}
+
+# The median of the numbers on stdin, one a line.
+jg_median() {
+	sort -n | awk '{ v[NR] = $1 }
+	    END { if (NR == 0) print "nan";
+	          else if (NR % 2) print v[(NR + 1) / 2];
+	          else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Prints up to 20 lines of a file as '#' comments: context for a failure.
+jg_show() {
+	[ -f "$1" ] || return 0
+	head -n 20 -- "$1" | sed 's/^/#   /'
+}
+
+# Every descendant of a PID we started, found through the process tree
+# (ps --ppid), never by name.
+jg_descendants() {
+	local c
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		echo "$c"
+		jg_descendants "$c"
+	done
+}
+
+# Waits (bounded) until a PID has exited.
+jg_wait_gone() {
+	local pid=$1 tries=${2:-200}
+	while [ "$tries" -gt 0 ]; do
+		kill -0 "$pid" 2>/dev/null || return 0
+		tries=$((tries - 1))
+		sleep 0.05
+	done
+	return 1
+}
+
+# Counts the lines of a file that match an ERE (0 when it is missing).
+jg_count() {
+	local n
+	n=$(grep -cE -- "$2" "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# Waits (bounded) until a file has at least N lines matching an ERE.
+jg_wait_count() {
+	local file=$1 pattern=$2 want=$3 tries=${4:-200}
+	while [ "$tries" -gt 0 ]; do
+		[ "$(jg_count "$file" "$pattern")" -ge "$want" ] && return 0
+		tries=$((tries - 1))
+		sleep 0.05
+	done
+	echo "timed out waiting for $want x /$pattern/ in $file" >&2
+	return 1
+}
+
+# jg_check_log_clean [ALLOWED_ERE]: one check that the gateway log holds
+# no "error:" line, other than those matching ALLOWED_ERE (the errors a
+# test provoked on purpose).
+jg_check_log_clean() {
+	local allowed=${1:-'^$'} bad
+	bad=$(grep -E '\]: error: ' "$GW_LOG" | grep -vE -- "$allowed")
+	if [ -z "$bad" ]; then
+		pass "gateway log has no unexpected error: lines"
+	else
+		fail "gateway log has no unexpected error: lines"
+		printf '%s\n' "$bad" | head -n 10 | sed 's/^/#   /'
+	fi
 }
