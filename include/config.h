@@ -134,6 +134,14 @@ struct config_logging {
 	int	 syslog_facility;	/* LOG_AUTH etc. */
 };
 
+/* What users see of the gateway itself (ssh alice@gateway). */
+struct config_gateway {
+	char	*host;			/* name for ssh-config, or NULL */
+	uint32_t port;			/* 0 = the port the client reached */
+	char	*banner_file;		/* sent before authentication */
+	char	*motd_file;		/* shown on an interactive login */
+};
+
 struct config_host_keys {
 	char	**paths;
 	size_t	 npaths;
@@ -149,6 +157,7 @@ struct config {
 	size_t	 nkey_sources;
 	struct config_routes routes;
 	struct config_upstream upstream;
+	struct config_gateway gateway;
 	struct config_limits limits;
 	struct config_logging logging;
 };

@@ -48,6 +48,7 @@ struct route_pod {
 	char	*rp_owner;		/* alice */
 	char	*rp_job;		/* internal: jpt-alice-251110-ab12c */
 	char	*rp_display;		/* display name, free text, or NULL */
+	char	*rp_alias;		/* typeable alias of rp_display, or NULL */
 	char	*rp_base_url;		/* alice-251110-ab12c, or NULL */
 	char	*rp_task;		/* default0, master, worker; or NULL */
 	int	 rp_index;		/* pod index within its task, or -1 */
@@ -77,6 +78,28 @@ enum jg_err route_pod_add_rule(struct route_pod *pod,
 /* Copies the sentence in. */
 enum jg_err route_pod_add_problem(struct route_pod *pod, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/*
+ * True when name can be typed as an SSH host name: 1..NAME_JOB_MAX of
+ * [A-Za-z0-9._-], not starting with '-' or '.'.
+ */
+bool	route_name_typeable(const char *name);
+
+/*
+ * The stable typeable alias of a display name that cannot be typed as it
+ * is ("my job #2" -> "my-job-2"): ASCII letters and digits lower-cased,
+ * every other run of ASCII turned into one '-'.  NULL (errno 0) when the
+ * name holds non-ASCII text, which has no faithful ASCII spelling: such
+ * jobs are typed by base-url or internal name.  NULL with errno ENOMEM on
+ * allocation failure.  Caller frees.
+ */
+char	*route_make_alias(const char *display);
+
+/*
+ * The name a user should type for pod's job: its display name when that
+ * is typeable, else the alias, else the base-url, else the internal name.
+ */
+const char *route_pod_typeable_name(const struct route_pod *pod);
 
 /* True when the pod can take connections (phase Running). */
 bool	route_pod_is_running(const struct route_pod *pod);
@@ -109,6 +132,18 @@ void	route_table_publish(struct route_table *table,
 /* Never NULL.  The caller must route_snapshot_release() it.  Never blocks
  * on a source: the lock guards a pointer load and a reference increment. */
 struct route_snapshot *route_table_acquire(struct route_table *table);
+
+/*
+ * Sources report whether they can reach their origin (the Kubernetes API
+ * server): up on every success, down with the time of the last success
+ * on a failure.  A new table is up.  Any thread.
+ */
+void	route_table_set_source_state(struct route_table *table, bool up,
+	    uint64_t last_contact_ms);
+/* 0 while the source is up; else how old the route data is, in ms
+ * (now_ms and the contact time are CLOCK_MONOTONIC). */
+uint64_t route_table_staleness_ms(struct route_table *table,
+	    uint64_t now_ms);
 
 /* What a lookup asks for. */
 struct route_query {

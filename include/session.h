@@ -21,6 +21,7 @@
 
 #include "authkeys.h"
 #include "name.h"
+#include "selfservice.h"
 #include "worker.h"
 
 enum session_state {
@@ -40,9 +41,13 @@ enum session_state {
 struct gwchan {
 	ssh_channel	 gc_channel;
 	bool		 gc_ready;	/* shell/exec arrived: answer it */
-	bool		 gc_done;
+	bool		 gc_answered;	/* gc_reply is built */
+	bool		 gc_done;	/* sent whole; channel closed */
 	char		*gc_command;	/* exec command, or NULL */
 	bool		 gc_pty;
+	struct selfservice_reply gc_reply;
+	size_t		 gc_out_off;	/* sent so far, within the window */
+	size_t		 gc_err_off;
 };
 
 #define SESSION_GWCHAN_MAX	4

@@ -392,6 +392,30 @@ static const struct cfg_row cfg_rows[] = {
 	  .why = "Buffer per direction per channel; a full buffer stops "
 	  "reading the other side (bounds memory per session)." },
 
+	{ .path = "gateway", .type = CFG_SECTION,
+	  .why = "What users see of the gateway itself: `ssh USER@gateway` "
+	  "lists their jobs and prints ready ssh_config entries." },
+	{ .path = "gateway.host", .type = CFG_STRING, .flags = CFG_F_NULL,
+	  .off = CO(gateway.host), .def = NULL,
+	  .why = "Host name users reach the gateway by, written into "
+	  "ssh-config output; null = the address the connection arrived "
+	  "on (SSH carries no host name)." },
+	{ .path = "gateway.port", .type = CFG_UINT, .off = CO(gateway.port),
+	  .def = "0", .min = 0, .max = 65535,
+	  .why = "Port written into ssh-config output; 0 = the port the "
+	  "connection arrived on (set it behind a load balancer that maps "
+	  "ports)." },
+	{ .path = "gateway.banner_file", .type = CFG_STRING,
+	  .flags = CFG_F_PATH | CFG_F_NULL, .off = CO(gateway.banner_file),
+	  .def = NULL,
+	  .why = "Text sent to clients before authentication, like sshd's "
+	  "Banner (at most 4 KiB); null = none." },
+	{ .path = "gateway.motd_file", .type = CFG_STRING,
+	  .flags = CFG_F_PATH | CFG_F_NULL, .off = CO(gateway.motd_file),
+	  .def = NULL,
+	  .why = "Message of the day shown above the job table of an "
+	  "interactive `ssh USER@gateway` (at most 4 KiB); null = none." },
+
 	{ .path = "logging", .type = CFG_SECTION, .why = "The log." },
 	{ .path = "logging.level", .type = CFG_ENUM,
 	  .off = CO(logging.level), .def = "info", .names = cfg_log_levels,

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -643,6 +644,10 @@ podmeta_resolve(const struct podmeta_pod *pod,
 	else
 		rp->rp_job = podmeta_job_from_name(pod->name, rp->rp_task);
 	if (rp->rp_job == NULL)
+		goto nomem;
+	if (display != NULL && !route_name_typeable(display) &&
+	    (rp->rp_alias = route_make_alias(display)) == NULL &&
+	    errno == ENOMEM)
 		goto nomem;
 	rp->rp_index = podmeta_pod_index(pod->name);
 

@@ -234,6 +234,16 @@ relay_jump_open(struct session *s, ssh_message msg)
 		}
 		route_snapshot_release(snap);
 	}
+	if (rc != JG_OK && rc != JG_ERR_DENIED) {
+		uint64_t stale = route_table_staleness_ms(srv->srv_routes,
+		    worker_now_ms());
+		size_t used = strlen(why);
+
+		if (stale > 0 && used < sizeof(why))
+			snprintf(why + used, sizeof(why) - used, " (route "
+			    "data is %llu s old: the route source cannot be "
+			    "reached)", (unsigned long long)(stale / 1000));
+	}
 	if (rc != JG_OK) {
 		log_info("refused jump for %s from %s port %u to %s port %d: "
 		    "%s", s->ses_name.np_user, s->ses_addr, s->ses_port, esc,

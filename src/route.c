@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,9 @@ struct route_snapshot {
 struct route_table {
 	pthread_mutex_t	 rt_lock;	/* guards rt_snap and its ref only */
 	struct route_snapshot *rt_snap;	/* never NULL */
+	/* Whether the source can reach its origin, and since when not. */
+	atomic_bool	 rt_source_up;
+	atomic_uint_least64_t rt_last_contact_ms;
 };
 
 /* A bounded sentence under construction; writes past the end are cut. */
@@ -117,6 +121,7 @@ route_pod_unref(struct route_pod *pod)
 	free(pod->rp_owner);
 	free(pod->rp_job);
 	free(pod->rp_display);
+	free(pod->rp_alias);
 	free(pod->rp_base_url);
 	free(pod->rp_task);
 	free(pod->rp_phase);
@@ -167,6 +172,79 @@ route_pod_add_problem(struct route_pod *pod, const char *fmt, ...)
 	pod->rp_problems = problems;
 	problems[pod->rp_nproblems++] = copy;
 	return JG_OK;
+}
+
+bool
+route_name_typeable(const char *name)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0' || name[0] == '-' ||
+	    name[0] == '.')
+		return false;
+	for (i = 0; name[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (i >= NAME_JOB_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-'))
+			return false;
+	}
+	return true;
+}
+
+char *
+route_make_alias(const char *display)
+{
+	char *out;
+	size_t i, o = 0, len;
+	bool dash = false;
+
+	errno = 0;
+	if (display == NULL)
+		return NULL;
+	len = strlen(display);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)display[i] >= 0x80)
+			return NULL;
+	if ((out = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len && o < NAME_JOB_MAX; i++) {
+		unsigned char c = (unsigned char)display[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+			if (dash && o > 0)
+				out[o++] = '-';
+			dash = false;
+			out[o++] = (char)c;
+		} else if (c >= 'A' && c <= 'Z') {
+			if (dash && o > 0)
+				out[o++] = '-';
+			dash = false;
+			out[o++] = (char)(c - 'A' + 'a');
+		} else
+			dash = true;
+	}
+	out[o] = '\0';
+	if (o == 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+const char *
+route_pod_typeable_name(const struct route_pod *pod)
+{
+	if (route_name_typeable(pod->rp_display))
+		return pod->rp_display;
+	if (pod->rp_alias != NULL)
+		return pod->rp_alias;
+	if (route_name_typeable(pod->rp_base_url))
+		return pod->rp_base_url;
+	return pod->rp_job;
 }
 
 bool
@@ -254,7 +332,7 @@ route_snapshot_index(struct route_snapshot *snap)
 	struct route_owner_key *keys = NULL;
 	struct route_name *names;
 	const struct route_pod *pod;
-	const char *cand[3];
+	const char *cand[4];
 	size_t i, j, k, n;
 	uint32_t g;
 
@@ -293,8 +371,9 @@ route_snapshot_index(struct route_snapshot *snap)
 		snap->rs_by_owner[g] = keys[g].ok_group;
 	free(keys);
 
-	/* Each pod contributes its internal, display and base-url names. */
-	names = calloc(snap->rs_npods * 3, sizeof(*names));
+	/* Each pod contributes its internal, display, alias and base-url
+	 * names. */
+	names = calloc(snap->rs_npods * 4, sizeof(*names));
 	if (names == NULL)
 		return false;
 	snap->rs_names = names;
@@ -305,7 +384,8 @@ route_snapshot_index(struct route_snapshot *snap)
 			cand[0] = pod->rp_job;
 			cand[1] = pod->rp_display;
 			cand[2] = pod->rp_base_url;
-			for (k = 0; k < 3; k++) {
+			cand[3] = pod->rp_alias;
+			for (k = 0; k < 4; k++) {
 				if (cand[k] == NULL || cand[k][0] == '\0')
 					continue;
 				names[n].rn_name = cand[k];
@@ -411,6 +491,8 @@ route_table_new(void)
 		free(table);
 		return NULL;
 	}
+	atomic_init(&table->rt_source_up, true);
+	atomic_init(&table->rt_last_contact_ms, 0);
 	return table;
 }
 
@@ -438,6 +520,25 @@ route_table_publish(struct route_table *table, struct route_snapshot *snap)
 	pthread_mutex_unlock(&table->rt_lock);
 	/* Freeing 10,000 pods is not done under the lock. */
 	route_snapshot_release(old);
+}
+
+void
+route_table_set_source_state(struct route_table *table, bool up,
+    uint64_t last_contact_ms)
+{
+	atomic_store(&table->rt_last_contact_ms, last_contact_ms);
+	atomic_store(&table->rt_source_up, up);
+}
+
+uint64_t
+route_table_staleness_ms(struct route_table *table, uint64_t now_ms)
+{
+	uint64_t last;
+
+	if (atomic_load(&table->rt_source_up))
+		return 0;
+	last = atomic_load(&table->rt_last_contact_ms);
+	return now_ms > last ? now_ms - last : 1;
 }
 
 struct route_snapshot *

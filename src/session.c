@@ -101,6 +101,26 @@ session_is_admin(const struct session *s)
 	return false;
 }
 
+static char *session_read_small_file(const char *path);
+
+/* gateway.banner_file, sent once before authentication like sshd's
+ * Banner; the client prints it. */
+static void
+session_send_banner(struct session *s)
+{
+	char *text;
+	ssh_string str;
+
+	if ((text = session_read_small_file(
+	    session_cfg(s)->gateway.banner_file)) == NULL)
+		return;
+	if ((str = ssh_string_from_char(text)) != NULL) {
+		(void)ssh_send_issue_banner(s->ses_ssh, str);
+		ssh_string_free(str);
+	}
+	free(text);
+}
+
 /*
  * Records the login on the first request and refuses a change of user
  * name afterwards, as sshd does.  Returns false when the request must be
@@ -125,6 +145,7 @@ session_auth_begin(struct session *s, const char *login)
 			s->ses_user_logged = true;
 			return false;
 		}
+		session_send_banner(s);
 		return true;
 	}
 	if (strcmp(login, s->ses_login) != 0) {
@@ -562,43 +583,154 @@ session_on_io(struct session *s, uint32_t events)
 	session_refresh(s);
 }
 
-static void
-session_gateway_reply(struct session *s, struct gwchan *gc)
+/* A file's text for the banner or the motd, at most 4 KiB; NULL when
+ * unset or unreadable (logged: a missing motd must not stop a login). */
+static char *
+session_read_small_file(const char *path)
 {
-	struct server *srv = s->ses_worker->wk_server;
-	struct route_snapshot *snap;
-	const char *jobs[32];
-	const char *nl = gc->gc_pty ? "\r\n" : "\n";
-	char buf[4096];
-	size_t n, i, off = 0;
-	int exit_code = 0;
+	char *buf;
+	size_t n;
+	FILE *fp;
 
-#define GW_PUT(...) do {						\
-	int _w = snprintf(buf + off, sizeof(buf) - off, __VA_ARGS__);	\
-	if (_w > 0 && (size_t)_w < sizeof(buf) - off)			\
-		off += (size_t)_w;					\
-} while (0)
-
-	{
-		snap = route_table_acquire(srv->srv_routes);
-		n = route_list_jobs(snap, s->ses_name.np_user, false, jobs,
-		    sizeof(jobs) / sizeof(jobs[0]));
-		GW_PUT("jumpgate: hello %s.%s", s->ses_name.np_user, nl);
-		if (n == 0)
-			GW_PUT("You have no jobs on this cluster.%s", nl);
-		else
-			GW_PUT("Your jobs (%zu):%s", n, nl);
-		for (i = 0; i < n && i < sizeof(jobs) / sizeof(jobs[0]); i++)
-			GW_PUT("  %s%s", jobs[i], nl);
-		if (n > 0)
-			GW_PUT("Connect with: ssh -J %s@%s:%u %s@%s%s",
-			    s->ses_name.np_user, s->ses_laddr, s->ses_lport,
-			    s->ses_name.np_user, jobs[0], nl);
-		route_snapshot_release(snap);
+	if (path == NULL)
+		return NULL;
+	if ((fp = fopen(path, "re")) == NULL) {
+		log_warn("%s: cannot read: %s", path, strerror(errno));
+		return NULL;
 	}
-#undef GW_PUT
-	(void)ssh_channel_write(gc->gc_channel, buf, (uint32_t)off);
-	(void)ssh_channel_request_send_exit_status(gc->gc_channel, exit_code);
+	if ((buf = malloc(4096 + 1)) == NULL) {
+		fclose(fp);
+		return NULL;
+	}
+	n = fread(buf, 1, 4096, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* The login user inside pods: upstream.user with %u replaced. */
+static void
+session_pod_user(const struct session *s, char *buf, size_t len)
+{
+	const char *t = session_cfg(s)->upstream.user;
+	size_t o = 0;
+
+	for (; *t != '\0' && o + 1 < len; t++) {
+		if (t[0] == '%' && t[1] == 'u') {
+			o += (size_t)snprintf(buf + o, len - o, "%s",
+			    s->ses_name.np_user);
+			if (o >= len)
+				o = len - 1;
+			t++;
+		} else
+			buf[o++] = *t;
+	}
+	buf[o] = '\0';
+}
+
+/* On a terminal a line ends in CR LF. */
+static char *
+session_crlf(char *text, size_t *len)
+{
+	size_t i, o, nl = 0;
+	char *out;
+
+	for (i = 0; i < *len; i++)
+		nl += text[i] == '\n';
+	if (nl == 0 || (out = malloc(*len + nl + 1)) == NULL)
+		return text;
+	for (i = 0, o = 0; i < *len; i++) {
+		if (text[i] == '\n')
+			out[o++] = '\r';
+		out[o++] = text[i];
+	}
+	out[o] = '\0';
+	free(text);
+	*len = o;
+	return out;
+}
+
+static void
+session_gateway_answer(struct session *s, struct gwchan *gc)
+{
+	const struct config *cfg = session_cfg(s);
+	struct server *srv = s->ses_worker->wk_server;
+	struct selfservice_request req;
+	char pod_user[NAME_USER_MAX * 4 + 1], who[128];
+	char *motd = NULL;
+
+	memset(&req, 0, sizeof(req));
+	session_pod_user(s, pod_user, sizeof(pod_user));
+	req.sq_user = s->ses_name.np_user;
+	req.sq_command = gc->gc_command;
+	req.sq_gw_host = cfg->gateway.host != NULL ? cfg->gateway.host :
+	    s->ses_laddr;
+	req.sq_gw_port = cfg->gateway.port != 0 ?
+	    (uint16_t)cfg->gateway.port : s->ses_lport;
+	req.sq_pod_user = pod_user;
+	req.sq_snap = route_table_acquire(srv->srv_routes);
+	req.sq_stale_ms = route_table_staleness_ms(srv->srv_routes,
+	    worker_now_ms());
+	if (gc->gc_command == NULL)
+		req.sq_motd = motd = session_read_small_file(
+		    cfg->gateway.motd_file);
+	req.sq_upstream = &cfg->upstream;
+	if (selfservice_answer(&req, &gc->gc_reply) != JG_OK) {
+		log_error("%s: cannot build the gateway's answer: out of "
+		    "memory", session_who(s, who, sizeof(who)));
+		gc->gc_reply.sr_status = 1;
+	}
+	route_snapshot_release((struct route_snapshot *)req.sq_snap);
+	free(motd);
+	if (gc->gc_pty && gc->gc_reply.sr_out != NULL)
+		gc->gc_reply.sr_out = session_crlf(gc->gc_reply.sr_out,
+		    &gc->gc_reply.sr_outlen);
+	if (gc->gc_pty && gc->gc_reply.sr_err != NULL)
+		gc->gc_reply.sr_err = session_crlf(gc->gc_reply.sr_err,
+		    &gc->gc_reply.sr_errlen);
+	log_verbose("%s: gateway command '%s' answered, status %d",
+	    session_who(s, who, sizeof(who)),
+	    gc->gc_command != NULL ? gc->gc_command : "(shell)",
+	    gc->gc_reply.sr_status);
+	gc->gc_answered = true;
+}
+
+/* Sends what the channel window allows; the rest on later rounds. */
+static void
+session_gateway_send(struct gwchan *gc)
+{
+	struct selfservice_reply *r = &gc->gc_reply;
+	uint32_t win;
+	size_t n;
+	int w;
+
+	while (gc->gc_out_off < r->sr_outlen &&
+	    (win = ssh_channel_window_size(gc->gc_channel)) > 0) {
+		n = r->sr_outlen - gc->gc_out_off;
+		if (n > win)
+			n = win;
+		w = ssh_channel_write(gc->gc_channel,
+		    r->sr_out + gc->gc_out_off, (uint32_t)n);
+		if (w <= 0)
+			return;
+		gc->gc_out_off += (size_t)w;
+	}
+	while (gc->gc_out_off >= r->sr_outlen &&
+	    gc->gc_err_off < r->sr_errlen &&
+	    (win = ssh_channel_window_size(gc->gc_channel)) > 0) {
+		n = r->sr_errlen - gc->gc_err_off;
+		if (n > win)
+			n = win;
+		w = ssh_channel_write_stderr(gc->gc_channel,
+		    r->sr_err + gc->gc_err_off, (uint32_t)n);
+		if (w <= 0)
+			return;
+		gc->gc_err_off += (size_t)w;
+	}
+	if (gc->gc_out_off < r->sr_outlen || gc->gc_err_off < r->sr_errlen)
+		return;
+	(void)ssh_channel_request_send_exit_status(gc->gc_channel,
+	    r->sr_status);
 	(void)ssh_channel_send_eof(gc->gc_channel);
 	(void)ssh_channel_close(gc->gc_channel);
 	gc->gc_done = true;
@@ -709,8 +841,11 @@ session_refresh(struct session *s)
 	for (i = 0; i < SESSION_GWCHAN_MAX; i++) {
 		struct gwchan *gc = &s->ses_gwchans[i];
 
-		if (gc->gc_channel != NULL && gc->gc_ready && !gc->gc_done)
-			session_gateway_reply(s, gc);
+		if (gc->gc_channel == NULL || !gc->gc_ready || gc->gc_done)
+			continue;
+		if (!gc->gc_answered)
+			session_gateway_answer(s, gc);
+		session_gateway_send(gc);
 	}
 	/* Writes above may have queued output or hit an error. */
 	if (!session_fd_alive(s)) {
@@ -791,6 +926,7 @@ session_close(struct session *s, const char *reason)
 		if (s->ses_gwchans[i].gc_channel != NULL)
 			ssh_channel_free(s->ses_gwchans[i].gc_channel);
 		free(s->ses_gwchans[i].gc_command);
+		selfservice_reply_free(&s->ses_gwchans[i].gc_reply);
 		memset(&s->ses_gwchans[i], 0, sizeof(s->ses_gwchans[i]));
 	}
 
