@@ -28,6 +28,7 @@ enum wk_kind {
 	WK_SESSION,		/* wh_ptr: struct session (client socket) */
 	WK_TARGET,		/* wh_ptr: struct relay (pod socket) */
 	WK_WAKE,		/* wh_ptr: struct worker (eventfd) */
+	WK_LINGER,		/* wh_ptr: struct linger_sock (closing socket) */
 };
 
 struct wk_handle {
@@ -37,6 +38,24 @@ struct wk_handle {
 
 TAILQ_HEAD(session_list, session);
 TAILQ_HEAD(relay_list, relay);
+
+/*
+ * A socket we are done with but keep open for a moment after sending a
+ * DISCONNECT: its write side is shut, and whatever the client still sends
+ * is read and dropped until it hangs up.  Closing at once would answer
+ * the client's next packet with a reset, which can destroy the message
+ * before the client reads it.
+ */
+struct linger_sock {
+	TAILQ_ENTRY(linger_sock) lg_entry;
+	int		 lg_fd;		/* -1 once closed */
+	uint64_t	 lg_deadline_ms;
+	struct wk_handle lg_handle;
+};
+TAILQ_HEAD(linger_list, linger_sock);
+
+#define WORKER_LINGER_MAX	1024	/* sockets lingering per worker */
+#define WORKER_LINGER_MS	2000
 
 /*
  * How often the worker checks deadlines.  Timeouts here are seconds
@@ -62,6 +81,8 @@ struct worker {
 	struct session_list wk_sessions;	/* live */
 	struct session_list wk_graveyard;	/* closed, freed after batch */
 	struct relay_list wk_dead_relays;	/* likewise */
+	struct linger_list wk_lingering;
+	size_t		 wk_nlingering;
 	size_t		 wk_nsessions;
 };
 
@@ -73,6 +94,11 @@ enum jg_err worker_start(struct worker *w, char *err, size_t errlen);
 /* Asks the thread to close its sessions and exit, and joins it.  Main. */
 void	worker_stop(struct worker *w);
 void	worker_free(struct worker *w);		/* NULL is a no-op */
+
+/* Takes ownership of fd, a socket that has just been sent its last
+ * words: shuts its write side and closes it when the peer hangs up or
+ * after WORKER_LINGER_MS.  Worker thread. */
+void	worker_linger(struct worker *w, int fd);
 
 /* Stops accepting on this worker for a second (after EMFILE/ENFILE) rather
  * than spin on a listener it cannot take from.  Worker thread. */

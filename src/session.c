@@ -389,6 +389,45 @@ session_on_channel_request(struct session *s, ssh_message msg)
 	return 0;
 }
 
+/*
+ * Public-key requests come through the message callback rather than
+ * libssh's auth_pubkey_function, which always sends a reply: a request
+ * that ends the session (the last allowed failure, the session limit)
+ * must get no USERAUTH_FAILURE, only the DISCONNECT with the reason, as
+ * from sshd.  A client that reads "failure" tries its next key or gives
+ * up without ever reading why.
+ */
+static int
+session_on_auth_pubkey_message(struct session *s, ssh_message msg)
+{
+	ssh_key key;
+	int state, rc;
+
+	/* The message API is the only one that lets us withhold a reply;
+	 * libssh 0.10 marks its key getters deprecated for that reason. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	key = ssh_message_auth_pubkey(msg);
+	state = ssh_message_auth_publickey_state(msg);
+#pragma GCC diagnostic pop
+	if (key == NULL)
+		return 1;
+	rc = session_on_auth_pubkey(s->ses_ssh, ssh_message_auth_user(msg),
+	    key, (char)state, s);
+	if (s->ses_state == SESSION_CLOSING)
+		return 0;	/* the DISCONNECT is the answer */
+	if (rc == SSH_AUTH_SUCCESS) {
+		if (state == SSH_PUBLICKEY_STATE_NONE)
+			ssh_message_auth_reply_pk_ok_simple(msg);
+		else
+			ssh_message_auth_reply_success(msg, 0);
+		return 0;
+	}
+	ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
+	ssh_message_reply_default(msg);
+	return 0;
+}
+
 /* libssh callback for everything the server callbacks do not take. */
 static int
 session_on_message(ssh_session ssh, ssh_message msg, void *arg)
@@ -398,7 +437,7 @@ session_on_message(ssh_session ssh, ssh_message msg, void *arg)
 	char who[128];
 
 	if (s->ses_state == SESSION_CLOSING)
-		return 1;
+		return ssh_message_type(msg) == SSH_REQUEST_AUTH ? 0 : 1;
 	switch (ssh_message_type(msg)) {
 	case SSH_REQUEST_SERVICE:
 		if (s->ses_state == SESSION_KEX)
@@ -411,7 +450,9 @@ session_on_message(ssh_session ssh, ssh_message msg, void *arg)
 		}
 		return 1;
 	case SSH_REQUEST_AUTH:
-		/* Methods other than none and publickey. */
+		if (ssh_message_subtype(msg) == SSH_AUTH_METHOD_PUBLICKEY)
+			return session_on_auth_pubkey_message(s, msg);
+		/* Other methods: password, keyboard-interactive, ... */
 		ssh_message_auth_set_methods(msg, SSH_AUTH_METHOD_PUBLICKEY);
 		return 1;
 	case SSH_REQUEST_CHANNEL_OPEN:
@@ -447,7 +488,6 @@ session_on_message(ssh_session ssh, ssh_message msg, void *arg)
 
 static const struct ssh_server_callbacks_struct session_server_cb = {
 	.auth_none_function = session_on_auth_none,
-	.auth_pubkey_function = session_on_auth_pubkey,
 };
 
 struct session *
@@ -905,6 +945,33 @@ session_check_deadlines(struct session *s, uint64_t now)
 		session_refresh(s);
 }
 
+/*
+ * libssh 0.10 writes a packet at once only right after its poll saw the
+ * socket writable; otherwise it queues it for the next poll.
+ * ssh_disconnect() queues its DISCONNECT and then closes the socket, so
+ * the message would be lost.  A few zero-timeout polls first write what
+ * is queued and leave the socket marked writable, so the DISCONNECT goes
+ * out at once.  Bounded: a client that reads nothing loses the message,
+ * not our time.
+ */
+static void
+session_flush_before_disconnect(struct session *s)
+{
+	int i;
+
+	/*
+	 * Write what is queued, then poll once more to see the socket
+	 * writable.  No more than that: each poll may also read and answer
+	 * the client's next request (a further auth failure would then
+	 * reach the client before the reason for closing does).
+	 */
+	for (i = 0; i < 3 && s->ses_event != NULL && session_fd_alive(s) &&
+	    (ssh_get_poll_flags(s->ses_ssh) & SSH_WRITE_PENDING); i++)
+		(void)ssh_event_dopoll(s->ses_event, 0);
+	if (s->ses_event != NULL && session_fd_alive(s))
+		(void)ssh_event_dopoll(s->ses_event, 0);
+}
+
 void
 session_close(struct session *s, const char *reason)
 {
@@ -914,10 +981,13 @@ session_close(struct session *s, const char *reason)
 	struct relay *r;
 	char esc[128];
 	size_t i;
+	int linger_fd = -1;
+	bool alive;
 
 	if (s->ses_dead)
 		return;
 	s->ses_dead = true;
+	session_set_state(s, SESSION_CLOSING);
 
 	/* Each close moves the relay to the worker's graveyard. */
 	while ((r = TAILQ_FIRST(&s->ses_relays)) != NULL)
@@ -975,8 +1045,18 @@ session_close(struct session *s, const char *reason)
 	 * still libssh's: if libssh closed it already, the number may now
 	 * belong to another connection.
 	 */
-	if (session_fd_alive(s))
+	alive = session_fd_alive(s);
+	if (alive)
 		worker_unwatch(w, s->ses_fd);
+	if (alive && s->ses_disconnect_msg[0] != '\0') {
+		session_flush_before_disconnect(s);
+		alive = session_fd_alive(s);
+		/* Our own reference keeps the connection open after libssh
+		 * closes its fd, so the client reads the message, not a
+		 * reset. */
+		if (alive && !atomic_load(&w->wk_stop))
+			linger_fd = dup(s->ses_fd);
+	}
 	if (s->ses_event != NULL) {
 		if (s->ses_ssh != NULL)
 			ssh_event_remove_session(s->ses_event, s->ses_ssh);
@@ -984,7 +1064,7 @@ session_close(struct session *s, const char *reason)
 		s->ses_event = NULL;
 	}
 	if (s->ses_ssh != NULL) {
-		if (session_fd_alive(s)) {
+		if (alive) {
 			if (s->ses_disconnect_msg[0] != '\0')
 				ssh_session_set_disconnect_message(s->ses_ssh,
 				    s->ses_disconnect_msg);
@@ -993,6 +1073,8 @@ session_close(struct session *s, const char *reason)
 		ssh_free(s->ses_ssh);
 		s->ses_ssh = NULL;
 	}
+	if (linger_fd != -1)
+		worker_linger(w, linger_fd);
 	s->ses_fd = -1;
 	authkeys_unref(s->ses_keys);
 	s->ses_keys = NULL;

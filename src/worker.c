@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #include <libssh/libssh.h>
 
@@ -48,6 +49,7 @@ worker_new(struct server *srv, int id, char *err, size_t errlen)
 	TAILQ_INIT(&w->wk_sessions);
 	TAILQ_INIT(&w->wk_graveyard);
 	TAILQ_INIT(&w->wk_dead_relays);
+	TAILQ_INIT(&w->wk_lingering);
 	if ((w->wk_epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    (w->wk_wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		jg_detail(err, errlen, "worker %d: %s", id, strerror(errno));
@@ -138,15 +140,72 @@ worker_pause_accept(struct worker *w)
 	w->wk_accept_resume_ms = worker_now_ms() + 1000;
 }
 
+void
+worker_linger(struct worker *w, int fd)
+{
+	struct linger_sock *lg;
+
+	(void)shutdown(fd, SHUT_WR);
+	if (w->wk_nlingering >= WORKER_LINGER_MAX ||
+	    (lg = calloc(1, sizeof(*lg))) == NULL) {
+		close(fd);
+		return;
+	}
+	lg->lg_fd = fd;
+	lg->lg_deadline_ms = worker_now_ms() + WORKER_LINGER_MS;
+	lg->lg_handle.wh_kind = WK_LINGER;
+	lg->lg_handle.wh_ptr = lg;
+	if (worker_watch(w, fd, EPOLLIN | EPOLLRDHUP, &lg->lg_handle) == -1) {
+		close(fd);
+		free(lg);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&w->wk_lingering, lg, lg_entry);
+	w->wk_nlingering++;
+}
+
+/* Closes the socket; the struct goes at the next bury. */
+static void
+worker_linger_end(struct worker *w, struct linger_sock *lg)
+{
+	if (lg->lg_fd == -1)
+		return;
+	worker_unwatch(w, lg->lg_fd);
+	close(lg->lg_fd);
+	lg->lg_fd = -1;
+}
+
+static void
+worker_linger_on_io(struct worker *w, struct linger_sock *lg)
+{
+	char buf[4096];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 4 && lg->lg_fd != -1; i++) {
+		n = read(lg->lg_fd, buf, sizeof(buf));
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		worker_linger_end(w, lg);
+	}
+}
+
 static void
 worker_sweep(struct worker *w, uint64_t now)
 {
+	struct linger_sock *lg;
+
 	struct session *s, *next;
 
 	for (s = TAILQ_FIRST(&w->wk_sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, ses_entry);
 		session_check_deadlines(s, now);
 	}
+	TAILQ_FOREACH(lg, &w->wk_lingering, lg_entry)
+		if (now >= lg->lg_deadline_ms)
+			worker_linger_end(w, lg);
 	if (w->wk_accept_resume_ms != 0 && now >= w->wk_accept_resume_ms &&
 	    !atomic_load(&w->wk_stop)) {
 		w->wk_accept_resume_ms = 0;
@@ -159,7 +218,16 @@ worker_bury(struct worker *w)
 {
 	struct session *s;
 	struct relay *r;
+	struct linger_sock *lg, *lgnext;
 
+	for (lg = TAILQ_FIRST(&w->wk_lingering); lg != NULL; lg = lgnext) {
+		lgnext = TAILQ_NEXT(lg, lg_entry);
+		if (lg->lg_fd == -1) {
+			TAILQ_REMOVE(&w->wk_lingering, lg, lg_entry);
+			w->wk_nlingering--;
+			free(lg);
+		}
+	}
 	while ((r = TAILQ_FIRST(&w->wk_dead_relays)) != NULL) {
 		TAILQ_REMOVE(&w->wk_dead_relays, r, rl_entry);
 		relay_jump_free(r);
@@ -229,6 +297,9 @@ worker_main(void *arg)
 			case WK_WAKE:
 				worker_on_wake(w);
 				break;
+			case WK_LINGER:
+				worker_linger_on_io(w, h->wh_ptr);
+				break;
 			}
 		}
 		now = worker_now_ms();
@@ -242,6 +313,12 @@ worker_main(void *arg)
 	worker_set_listening(w, false);
 	while ((s = TAILQ_FIRST(&w->wk_sessions)) != NULL)
 		session_close(s, "gateway shutting down");
+	{
+		struct linger_sock *lg;
+
+		TAILQ_FOREACH(lg, &w->wk_lingering, lg_entry)
+			worker_linger_end(w, lg);
+	}
 	worker_bury(w);
 	return NULL;
 }
