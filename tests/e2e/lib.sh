@@ -305,3 +305,18 @@ jg_check_log_clean() {
 		printf '%s\n' "$bad" | head -n 10 | sed 's/^/#   /'
 	fi
 }
+
+# jg_refused OUTPUT ERRFILE TEXT: true when a client printed nothing and
+# its stderr (ERRFILE) holds TEXT, a fixed string: a refusal as the user
+# sees it.  jg_refused_re does the same with an ERE.
+jg_refused() {
+	[ -z "$1" ] && grep -qF -- "$3" "$2"
+}
+jg_refused_re() {
+	[ -z "$1" ] && grep -qE -- "$3" "$2"
+}
+
+# True when no line of a file matches an ERE.
+jg_lacks() {
+	! grep -qE -- "$2" "$1"
+}
