@@ -127,6 +127,7 @@ struct config_limits {
 	uint32_t penalty_duration_s;
 	uint32_t connect_timeout_ms;	/* jump mode: dial the pod */
 	uint32_t relay_buffer_bytes;	/* per direction, per channel */
+	uint32_t drain_timeout_s;	/* SIGTERM: let sessions finish */
 };
 
 struct config_logging {
@@ -194,6 +195,14 @@ void	config_dump(const struct config *cfg, void *fp);
  * drives the loader, so the two cannot disagree.
  */
 void	config_reference(void *fp);
+
+/*
+ * True when every key under section ("routes", "users", "listen",
+ * "host_keys", ... or a dotted path like "routes.kubernetes") has the
+ * same value in a and b.  A reload uses it to restart only what changed.
+ */
+bool	config_section_equal(const struct config *a, const struct config *b,
+	    const char *section);
 
 /* "annotation", "ssh-enabled", "service" */
 const char *config_endpoint_kind_name(enum config_endpoint_kind kind);

@@ -27,6 +27,10 @@ struct listener {
  * are v6-only so "::" and "0.0.0.0" can both be listed).  Main thread. */
 enum jg_err listener_open(struct listener *ls, const struct config_listen *cl,
 	    char *err, size_t errlen);
+/* Uses fd, an inherited listening socket (systemd socket activation),
+ * instead of binding one.  Takes ownership of fd on success. */
+enum jg_err listener_adopt(struct listener *ls, int fd, char *err,
+	    size_t errlen);
 void	listener_close(struct listener *ls);
 
 /* The listener is readable: accept a batch.  Worker thread. */

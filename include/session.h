@@ -64,6 +64,7 @@ struct session {
 	uint32_t	 ses_events;	/* current epoll interest */
 	enum session_state ses_state;
 	bool		 ses_dead;	/* closed; awaiting free */
+	bool		 ses_quiet_channels; /* close: leave channels to libssh */
 
 	char		 ses_addr[SESSION_ADDR_MAX];
 	uint16_t	 ses_port;

@@ -83,7 +83,9 @@ struct worker {
 	struct relay_list wk_dead_relays;	/* likewise */
 	struct linger_list wk_lingering;
 	size_t		 wk_nlingering;
-	size_t		 wk_nsessions;
+	atomic_size_t	 wk_nsessions;		/* read by the main thread */
+	atomic_bool	 wk_draining;		/* stop accepting */
+	atomic_bool	 wk_drained;		/* listeners removed */
 };
 
 /* Creates the epoll set and eventfd.  NULL with err filled on failure. */
@@ -103,6 +105,11 @@ void	worker_linger(struct worker *w, int fd);
 /* Stops accepting on this worker for a second (after EMFILE/ENFILE) rather
  * than spin on a listener it cannot take from.  Worker thread. */
 void	worker_pause_accept(struct worker *w);
+
+/* Asks the worker to stop accepting; worker_wait_drained() returns once
+ * it has taken the listeners out of its epoll.  Main thread. */
+void	worker_drain(struct worker *w);
+void	worker_wait_drained(struct worker *w);
 
 /* Wakes the worker from any thread (e.g. a key fetch finished). */
 void	worker_wake_for_keys(struct worker *w);

@@ -386,6 +386,12 @@ static const struct cfg_row cfg_rows[] = {
 	  .off = CO(limits.connect_timeout_ms), .def = "5000",
 	  .min = 100, .max = 60000, .unit = "ms",
 	  .why = "Jump mode: deadline to connect to the pod's port." },
+	{ .path = "limits.drain_timeout_s", .type = CFG_UINT,
+	  .off = CO(limits.drain_timeout_s), .def = "30",
+	  .min = 0, .max = 86400, .unit = "s",
+	  .why = "On SIGTERM, stop accepting and let sessions finish for up "
+	  "to this long before closing them with a message; 0 = close at "
+	  "once." },
 	{ .path = "limits.relay_buffer_bytes", .type = CFG_UINT,
 	  .off = CO(limits.relay_buffer_bytes), .def = "262144",
 	  .min = 4096, .max = 16777216, .unit = "bytes",
@@ -2152,4 +2158,114 @@ config_reference(void *out)
 		}
 		fputc('\n', fp);
 	}
+}
+
+static bool
+cfg_str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool
+cfg_fields_equal(const struct cfg_row *rows, size_t nrows, const void *a,
+    const void *b, const char *prefix)
+{
+	size_t i, j, n, plen = prefix != NULL ? strlen(prefix) : 0;
+
+	for (i = 0; i < nrows; i++) {
+		const struct cfg_row *r = &rows[i];
+		const void *fa, *fb;
+
+		if (plen > 0 && (strncmp(r->path, prefix, plen) != 0 ||
+		    (r->path[plen] != '\0' && r->path[plen] != '.')))
+			continue;
+		fa = cfg_at((void *)a, r->off);
+		fb = cfg_at((void *)b, r->off);
+		switch (r->type) {
+		case CFG_SECTION:
+			break;
+		case CFG_UINT:
+			if (*(const uint32_t *)fa != *(const uint32_t *)fb)
+				return false;
+			break;
+		case CFG_PORT:
+			if (*(const uint16_t *)fa != *(const uint16_t *)fb)
+				return false;
+			break;
+		case CFG_BOOL:
+			if (*(const bool *)fa != *(const bool *)fb)
+				return false;
+			break;
+		case CFG_ENUM:
+			if (*(const int *)fa != *(const int *)fb)
+				return false;
+			break;
+		case CFG_STRING:
+			if (!cfg_str_equal(*(char *const *)fa,
+			    *(char *const *)fb))
+				return false;
+			break;
+		case CFG_STRLIST:
+			n = *(const size_t *)cfg_at((void *)a, r->off_n);
+			if (n != *(const size_t *)cfg_at((void *)b, r->off_n))
+				return false;
+			for (j = 0; j < n; j++)
+				if (!cfg_str_equal((*(char **const *)fa)[j],
+				    (*(char **const *)fb)[j]))
+					return false;
+			break;
+		case CFG_ENUMLIST:
+			n = *(const size_t *)cfg_at((void *)a, r->off_n);
+			if (n != *(const size_t *)cfg_at((void *)b, r->off_n) ||
+			    memcmp(fa, fb, n * sizeof(int)) != 0)
+				return false;
+			break;
+		case CFG_STARTUPS: {
+			const struct config *ca = a, *cb = b;
+
+			if (ca->limits.max_startups_begin !=
+			    cb->limits.max_startups_begin ||
+			    ca->limits.max_startups_rate_pct !=
+			    cb->limits.max_startups_rate_pct ||
+			    ca->limits.max_startups_full !=
+			    cb->limits.max_startups_full)
+				return false;
+			break;
+		}
+		case CFG_LISTEN: {
+			const struct config *ca = a, *cb = b;
+
+			if (ca->nlisten != cb->nlisten)
+				return false;
+			for (j = 0; j < ca->nlisten; j++)
+				if (!cfg_fields_equal(cfg_listen_rows,
+				    nitems(cfg_listen_rows), &ca->listen[j],
+				    &cb->listen[j], NULL))
+					return false;
+			break;
+		}
+		case CFG_KEYSOURCES: {
+			const struct config *ca = a, *cb = b;
+
+			if (ca->nkey_sources != cb->nkey_sources)
+				return false;
+			for (j = 0; j < ca->nkey_sources; j++)
+				if (!cfg_fields_equal(cfg_keysrc_rows,
+				    nitems(cfg_keysrc_rows), &ca->key_sources[j],
+				    &cb->key_sources[j], NULL))
+					return false;
+			break;
+		}
+		}
+	}
+	return true;
+}
+
+bool
+config_section_equal(const struct config *a, const struct config *b,
+    const char *section)
+{
+	return cfg_fields_equal(cfg_rows, nitems(cfg_rows), a, b, section);
 }

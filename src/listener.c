@@ -5,6 +5,7 @@
  * fds pass straight to session_start().  listener_accept runs on workers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,9 @@
 #include "session.h"
 
 #define LISTEN_BACKLOG	1024
+
+static void listener_peer(const struct sockaddr_storage *ss, char *addr,
+    size_t len, uint16_t *port);
 
 enum jg_err
 listener_open(struct listener *ls, const struct config_listen *cl, char *err,
@@ -64,6 +68,11 @@ listener_open(struct listener *ls, const struct config_listen *cl, char *err,
 		return JG_ERR_IO;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * SO_REUSEPORT lets a new jumpgate bind the port while the old one
+	 * drains: the restart hand-over refuses no connection.
+	 */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	/* "*" means both families on one socket; a literal "::" is v6 only
 	 * so that it can be listed beside "0.0.0.0". */
 	if (family == AF_INET6) {
@@ -77,6 +86,34 @@ listener_open(struct listener *ls, const struct config_listen *cl, char *err,
 		jg_detail(err, errlen, "listen %s port %u: %s", cl->address,
 		    cl->port, strerror(errno));
 		close(fd);
+		return JG_ERR_IO;
+	}
+	ls->ls_fd = fd;
+	ls->ls_handle.wh_kind = WK_LISTENER;
+	ls->ls_handle.wh_ptr = ls;
+	return JG_OK;
+}
+
+enum jg_err
+listener_adopt(struct listener *ls, int fd, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int flags;
+
+	memset(ls, 0, sizeof(*ls));
+	ls->ls_fd = -1;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		jg_detail(err, errlen, "inherited socket %d: %s", fd,
+		    strerror(errno));
+		return JG_ERR_IO;
+	}
+	listener_peer(&ss, ls->ls_addr, sizeof(ls->ls_addr), &ls->ls_port);
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		jg_detail(err, errlen, "inherited socket %d: %s", fd,
+		    strerror(errno));
 		return JG_ERR_IO;
 	}
 	ls->ls_fd = fd;

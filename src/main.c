@@ -1,7 +1,8 @@
 /*
  * main.c: the command line, start-up and the signal loop.  Loads the
  * configuration, host keys, route source and key store, starts the
- * server, then waits for SIGHUP (reload routes) or SIGTERM/SIGINT (stop).
+ * server, then waits for SIGHUP (reload everything) or SIGTERM/SIGINT
+ * (drain, then stop), and tells systemd about each step.
  * Main thread only.
  *
  * Exit codes: 0 success (and `-t` found no problem); 1 the configuration,
@@ -17,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <systemd/sd-daemon.h>
 #include <libssh/libssh.h>
 
 #include "config.h"
@@ -175,60 +178,214 @@ main_log_problems(const struct jg_errlist *errs, enum log_level level)
 		    errs->el_count - kept);
 }
 
-static int
-main_run(const struct main_opts *o, struct config *cfg)
-{
-	struct jg_errlist *errs;
-	struct hostkey_set *hostkeys = NULL;
-	struct route_table *routes = NULL;
-	struct source *source = NULL;
-	struct keystore *keystore = NULL;
-	struct server srv;
-	sigset_t set;
-	char err[512];
-	size_t i;
-	int sig, status = EXIT_PROBLEMS;
-	bool server_up = false;
+/* What a run owns, and what reloads retire but must keep until exit. */
+#define MAIN_RETIRED_MAX	256
 
-	if ((errs = malloc(sizeof(*errs))) == NULL)
-		return EXIT_PROBLEMS;
+struct main_state {
+	const struct main_opts *ms_opts;
+	struct config	*ms_cfg;		/* in force */
+	struct hostkey_set *ms_hostkeys;
+	struct keystore	*ms_keystore;
+	struct source	*ms_source;
+	struct route_table *ms_routes;
+	struct server	 ms_srv;
+	bool		 ms_server_up;
+	/* Workers and direct sessions may still read a retired config or
+	 * key store: they are freed only after the server stopped. */
+	struct config	*ms_old_cfgs[MAIN_RETIRED_MAX];
+	size_t		 ms_nold_cfgs;
+	struct keystore	*ms_old_keystores[MAIN_RETIRED_MAX];
+	size_t		 ms_nold_keystores;
+	struct jg_errlist ms_errs;
+};
+
+static void
+main_notify(const char *state)
+{
+	/* A no-op outside systemd ($NOTIFY_SOCKET unset). */
+	(void)sd_notify(0, state);
+}
+
+static void
+main_reload_routes_only(struct main_state *ms)
+{
+	struct route_snapshot *snap;
+
+	jg_errlist_init(&ms->ms_errs);
+	if (source_reload(ms->ms_source, &ms->ms_errs) != JG_OK) {
+		main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
+		log_error("Received SIGHUP; route reload failed, keeping the "
+		    "routes in force");
+		return;
+	}
+	main_log_problems(&ms->ms_errs, LOG_LEVEL_WARN);
+	snap = route_table_acquire(ms->ms_routes);
+	log_info("Received SIGHUP; routes reloaded: %zu pods",
+	    route_snapshot_count(snap));
+	route_snapshot_release(snap);
+}
+
+/*
+ * SIGHUP: load the configuration again and put it in force whole, or
+ * keep the old one whole when anything about the new one is wrong.
+ * Sessions carry on either way.
+ */
+static void
+main_reload(struct main_state *ms)
+{
+	struct config *newcfg = NULL, *old = ms->ms_cfg;
+	struct hostkey_set *newkeys = NULL;
+	struct keystore *newks = NULL;
+	struct source *newsrc = NULL;
+	char err[512], mono[64];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(mono, sizeof(mono), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	main_notify(mono);
+	jg_errlist_init(&ms->ms_errs);
+	if (ms->ms_nold_cfgs == MAIN_RETIRED_MAX) {
+		log_error("Received SIGHUP; %d reloads since start: restart "
+		    "jumpgate to reload again", MAIN_RETIRED_MAX);
+		goto out;
+	}
+	if (config_load(ms->ms_opts->config_path, &newcfg, &ms->ms_errs) !=
+	    JG_OK) {
+		main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
+		log_error("Received SIGHUP; %s has errors: keeping the "
+		    "configuration in force", ms->ms_opts->config_path);
+		main_reload_routes_only(ms);
+		goto out;
+	}
+	if (hostkey_load_all(&newcfg->host_keys, false, &newkeys,
+	    &ms->ms_errs) != JG_OK) {
+		main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
+		log_error("Received SIGHUP; host keys failed: keeping the "
+		    "configuration in force");
+		goto fail;
+	}
+	if (!config_section_equal(old, newcfg, "users") &&
+	    keystore_new(newcfg->key_sources, newcfg->nkey_sources, &newks,
+	    err, sizeof(err)) != JG_OK) {
+		log_error("Received SIGHUP; key store: %s: keeping the "
+		    "configuration in force", err);
+		goto fail;
+	}
+	if (!config_section_equal(old, newcfg, "routes")) {
+		jg_errlist_init(&ms->ms_errs);
+		if (source_start(newcfg, ms->ms_routes, &newsrc,
+		    &ms->ms_errs) != JG_OK) {
+			main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
+			log_error("Received SIGHUP; route source failed: keeping "
+			    "the configuration in force");
+			goto fail;
+		}
+		main_log_problems(&ms->ms_errs, LOG_LEVEL_WARN);
+	}
+	if (server_reload(&ms->ms_srv, newcfg, newkeys,
+	    newks != NULL ? newks : ms->ms_keystore, err, sizeof(err)) !=
+	    JG_OK) {
+		log_error("Received SIGHUP; %s: keeping the configuration in "
+		    "force", err);
+		goto fail;
+	}
+
+	/* In force from here on. */
+	if (newsrc != NULL) {
+		source_stop(ms->ms_source);
+		ms->ms_source = newsrc;
+	} else
+		main_reload_routes_only(ms);
+	if (newks != NULL) {
+		ms->ms_old_keystores[ms->ms_nold_keystores++] =
+		    ms->ms_keystore;
+		ms->ms_keystore = newks;
+	} else
+		keystore_expire(ms->ms_keystore);
+	hostkey_set_free(ms->ms_hostkeys);	/* the bind holds copies */
+	ms->ms_hostkeys = newkeys;
+	ms->ms_old_cfgs[ms->ms_nold_cfgs++] = old;
+	ms->ms_cfg = newcfg;
+	if (!ms->ms_opts->debug)
+		log_set_level(newcfg->logging.level);
+	if (!config_section_equal(old, newcfg, "listen"))
+		log_warn("listen addresses changed: they take effect when "
+		    "jumpgate restarts (a restart hands the port over "
+		    "without refusing connections)");
+	log_info("Received SIGHUP; configuration reloaded from %s",
+	    ms->ms_opts->config_path);
+	goto out;
+fail:
+	source_stop(newsrc);
+	keystore_free(newks);
+	hostkey_set_free(newkeys);
+	config_free(newcfg);
+out:
+	main_notify("READY=1");
+}
+
+/* True when a second SIGTERM/SIGINT asks to stop draining at once. */
+static bool
+main_stop_now(void *arg)
+{
+	const sigset_t *set = arg;
+	struct timespec zero = { 0, 0 };
+	int sig;
+
+	sig = sigtimedwait(set, NULL, &zero);
+	return sig == SIGTERM || sig == SIGINT;
+}
+
+static int
+main_run(const struct main_opts *o, struct main_state *ms)
+{
+	struct config *cfg = ms->ms_cfg;
+	struct route_snapshot *snap;
+	sigset_t set, stopset;
+	struct timespec wd;
+	uint64_t wd_usec = 0;
+	char err[512];
+	size_t i, left;
+	int sig, nfds, status = EXIT_PROBLEMS;
+	int *fds = NULL;
+
 	log_init("jumpgate", o->log_stderr ? LOG_TARGET_STDERR :
 	    LOG_TARGET_SYSLOG, o->debug ? LOG_LEVEL_DEBUG : cfg->logging.level,
 	    cfg->logging.syslog_facility);
 
-	jg_errlist_init(errs);
-	if (hostkey_load_all(&cfg->host_keys, false, &hostkeys, errs) !=
-	    JG_OK) {
-		main_log_problems(errs, LOG_LEVEL_ERROR);
-		goto out;
+	jg_errlist_init(&ms->ms_errs);
+	if (hostkey_load_all(&cfg->host_keys, false, &ms->ms_hostkeys,
+	    &ms->ms_errs) != JG_OK) {
+		main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
+		return status;
 	}
-	for (i = 0; i < hostkey_count(hostkeys); i++)
-		log_info("host key: %s", hostkey_describe(hostkeys, i));
+	for (i = 0; i < hostkey_count(ms->ms_hostkeys); i++)
+		log_info("host key: %s", hostkey_describe(ms->ms_hostkeys, i));
 
-	if ((routes = route_table_new()) == NULL) {
+	if ((ms->ms_routes = route_table_new()) == NULL) {
 		log_error("out of memory");
-		goto out;
+		return status;
 	}
-	jg_errlist_init(errs);
-	if (source_start(cfg, routes, &source, errs) != JG_OK) {
-		main_log_problems(errs, LOG_LEVEL_ERROR);
-		goto out;
+	jg_errlist_init(&ms->ms_errs);
+	if (source_start(cfg, ms->ms_routes, &ms->ms_source, &ms->ms_errs) !=
+	    JG_OK) {
+		main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
+		return status;
 	}
-	main_log_problems(errs, LOG_LEVEL_WARN);
-	{
-		struct route_snapshot *snap = route_table_acquire(routes);
-
-		log_info("routes: %zu pods loaded", route_snapshot_count(snap));
-		route_snapshot_release(snap);
-	}
-	if (keystore_new(cfg->key_sources, cfg->nkey_sources, &keystore, err,
-	    sizeof(err)) != JG_OK) {
+	main_log_problems(&ms->ms_errs, LOG_LEVEL_WARN);
+	snap = route_table_acquire(ms->ms_routes);
+	log_info("routes: %zu pods loaded", route_snapshot_count(snap));
+	route_snapshot_release(snap);
+	if (keystore_new(cfg->key_sources, cfg->nkey_sources, &ms->ms_keystore,
+	    err, sizeof(err)) != JG_OK) {
 		log_error("key store: %s", err);
-		goto out;
+		return status;
 	}
 	if (!o->no_detach && main_daemonize() == -1) {
 		log_error("cannot detach: %s", strerror(errno));
-		goto out;
+		return status;
 	}
 
 	/* Workers inherit this mask; only this thread takes signals. */
@@ -237,49 +394,79 @@ main_run(const struct main_opts *o, struct config *cfg)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (server_start(&srv, cfg, hostkeys, routes, keystore, err,
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGINT);
+
+	/* systemd socket activation: the sockets outlive our restarts. */
+	if ((nfds = sd_listen_fds(1)) > 0) {
+		if ((fds = calloc((size_t)nfds, sizeof(*fds))) == NULL)
+			return status;
+		for (i = 0; i < (size_t)nfds; i++)
+			fds[i] = SD_LISTEN_FDS_START + (int)i;
+		log_info("using %d listening sockets from systemd instead of "
+		    "listen:", nfds);
+	}
+	if (server_start(&ms->ms_srv, cfg, ms->ms_hostkeys, ms->ms_routes,
+	    ms->ms_keystore, fds, nfds > 0 ? (size_t)nfds : 0, err,
 	    sizeof(err)) != JG_OK) {
 		log_error("cannot start: %s", err);
-		goto out;
+		free(fds);
+		return status;
 	}
-	server_up = true;
+	free(fds);
+	ms->ms_server_up = true;
 	log_info("jumpgate %s ready, %zu workers", JG_VERSION,
-	    srv.srv_nworkers);
+	    ms->ms_srv.srv_nworkers);
+	main_notify("READY=1\nSTATUS=accepting connections");
 
+	/* The watchdog wants a sign of life twice per period. */
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+		wd_usec = 0;
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if (wd_usec > 0) {
+			wd.tv_sec = (time_t)(wd_usec / 2 / 1000000);
+			wd.tv_nsec = (long)(wd_usec / 2 % 1000000) * 1000;
+			sig = sigtimedwait(&set, NULL, &wd);
+			main_notify("WATCHDOG=1");
+			if (sig == -1)
+				continue;
+		} else if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			jg_errlist_init(errs);
-			if (source_reload(source, errs) != JG_OK) {
-				main_log_problems(errs, LOG_LEVEL_ERROR);
-				log_error("Received SIGHUP; route reload "
-				    "failed, keeping the routes in force");
-			} else {
-				struct route_snapshot *snap;
-
-				main_log_problems(errs, LOG_LEVEL_WARN);
-				snap = route_table_acquire(routes);
-				log_info("Received SIGHUP; routes reloaded: "
-				    "%zu pods", route_snapshot_count(snap));
-				route_snapshot_release(snap);
-			}
-			keystore_expire(keystore);
+			main_reload(ms);
 			continue;
 		}
-		log_info("Received signal %d; terminating.", sig);
 		break;
 	}
-	status = 0;
-out:
-	if (server_up)
-		server_stop(&srv);
-	keystore_free(keystore);
-	source_stop(source);
-	route_table_free(routes);
-	hostkey_set_free(hostkeys);
-	free(errs);
-	return status;
+	cfg = ms->ms_cfg;
+	main_notify("STOPPING=1");
+	log_info("Received signal %d; draining: no new connections, open "
+	    "sessions may finish within %u s", sig,
+	    cfg->limits.drain_timeout_s);
+	left = server_drain(&ms->ms_srv, cfg->limits.drain_timeout_s,
+	    main_stop_now, &stopset);
+	if (left > 0)
+		log_info("closing %zu sessions still open", left);
+	log_info("terminating.");
+	return 0;
+}
+
+static void
+main_state_free(struct main_state *ms)
+{
+	size_t i;
+
+	if (ms->ms_server_up)
+		server_stop(&ms->ms_srv);
+	keystore_free(ms->ms_keystore);
+	for (i = 0; i < ms->ms_nold_keystores; i++)
+		keystore_free(ms->ms_old_keystores[i]);
+	source_stop(ms->ms_source);
+	route_table_free(ms->ms_routes);
+	hostkey_set_free(ms->ms_hostkeys);
+	for (i = 0; i < ms->ms_nold_cfgs; i++)
+		config_free(ms->ms_old_cfgs[i]);
 }
 
 int
@@ -305,12 +492,22 @@ main(int argc, char **argv)
 	free(errs);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ssh_init();
-	if (opts.test_only)
+	if (opts.test_only) {
 		status = main_check(cfg);
-	else
-		status = main_run(&opts, cfg);
+		config_free(cfg);
+	} else {
+		struct main_state *ms = calloc(1, sizeof(*ms));
+
+		if (ms == NULL)
+			return EXIT_PROBLEMS;
+		ms->ms_opts = &opts;
+		ms->ms_cfg = cfg;
+		status = main_run(&opts, ms);
+		main_state_free(ms);
+		config_free(ms->ms_cfg);
+		free(ms);
+	}
 	ssh_finalize();
 	curl_global_cleanup();
-	config_free(cfg);
 	return status;
 }

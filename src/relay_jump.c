@@ -189,7 +189,7 @@ relay_jump_open(struct session *s, ssh_message msg)
 	r->rl_handle.wh_kind = WK_TARGET;
 	r->rl_handle.wh_ptr = r;
 	r->rl_started_ms = worker_now_ms();
-	r->rl_upbuf_max = srv->srv_cfg->limits.relay_buffer_bytes;
+	r->rl_upbuf_max = server_config(srv)->limits.relay_buffer_bytes;
 	r->rl_target_port = (uint16_t)port;
 	/*
 	 * The refusal can be told in-band only to an SSH client on the far
@@ -350,7 +350,7 @@ relay_connect(struct relay *r)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	r->rl_fd = fd;
 	r->rl_deadline_ms = worker_now_ms() +
-	    s->ses_worker->wk_server->srv_cfg->limits.connect_timeout_ms;
+	    server_config(s->ses_worker->wk_server)->limits.connect_timeout_ms;
 	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
 		relay_connected(r);
 	} else if (errno == EINPROGRESS) {
@@ -596,12 +596,21 @@ relay_jump_close(struct relay *r, const char *reason)
 		/* libssh may keep the channel until the peer's close
 		 * arrives: it must not call back into freed memory. */
 		ssh_remove_channel_callbacks(r->rl_channel, &r->rl_cb);
-		if (!s->ses_dead || ssh_is_connected(s->ses_ssh)) {
-			if (!r->rl_pod_eof)
-				(void)ssh_channel_send_eof(r->rl_channel);
-			(void)ssh_channel_close(r->rl_channel);
+		/*
+		 * When the session is about to send a DISCONNECT with a
+		 * reason, the channel is left to libssh (ssh_disconnect frees
+		 * it): closing it first would let the client's ssh -W exit on
+		 * the channel close before it reads the reason.
+		 */
+		if (!s->ses_quiet_channels) {
+			if (!s->ses_dead || ssh_is_connected(s->ses_ssh)) {
+				if (!r->rl_pod_eof)
+					(void)ssh_channel_send_eof(
+					    r->rl_channel);
+				(void)ssh_channel_close(r->rl_channel);
+			}
+			ssh_channel_free(r->rl_channel);
 		}
-		ssh_channel_free(r->rl_channel);
 		r->rl_channel = NULL;
 	}
 	free(r->rl_upbuf);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -24,19 +25,103 @@ server_worker_count(const struct config *cfg)
 	return n > 0 ? (size_t)n : 1;
 }
 
+static enum jg_err
+server_bind_setup(ssh_bind bind, const struct hostkey_set *keys)
+{
+	char banner[64];
+	enum jg_err rc;
+
+	if ((rc = hostkey_apply(keys, bind)) != JG_OK)
+		return rc;
+	/* The software version other tools see: SSH-2.0-jumpgate_X.Y.Z */
+	snprintf(banner, sizeof(banner), "jumpgate_%s", JG_VERSION);
+	(void)ssh_bind_options_set(bind, SSH_BIND_OPTIONS_BANNER, banner);
+	return JG_OK;
+}
+
+const struct config *
+server_config(struct server *srv)
+{
+	return atomic_load(&srv->srv_cfg);
+}
+
+struct keystore *
+server_keystore(struct server *srv)
+{
+	return atomic_load(&srv->srv_keys);
+}
+
+enum jg_err
+server_reload(struct server *srv, const struct config *cfg,
+    const struct hostkey_set *keys, struct keystore *keystore, char *err,
+    size_t errlen)
+{
+	ssh_bind bind, old;
+	enum jg_err rc;
+
+	if ((bind = ssh_bind_new()) == NULL) {
+		jg_detail(err, errlen, "out of memory");
+		return JG_ERR_NOMEM;
+	}
+	if ((rc = server_bind_setup(bind, keys)) != JG_OK) {
+		ssh_bind_free(bind);
+		jg_detail(err, errlen, "cannot use host keys: %s",
+		    jg_strerror(rc));
+		return rc;
+	}
+	/* Accepted sessions copied their keys; the old bind can go. */
+	pthread_mutex_lock(&srv->srv_bind_lock);
+	old = srv->srv_bind;
+	srv->srv_bind = bind;
+	pthread_mutex_unlock(&srv->srv_bind_lock);
+	ssh_bind_free(old);
+	admission_set_limits(srv->srv_admission, &cfg->limits);
+	atomic_store(&srv->srv_keys, keystore);
+	atomic_store(&srv->srv_cfg, cfg);
+	return JG_OK;
+}
+
+size_t
+server_drain(struct server *srv, uint32_t timeout_s, bool (*stop_early)(void *),
+    void *arg)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	uint64_t deadline;
+	size_t i, left;
+
+	for (i = 0; i < srv->srv_nworkers; i++)
+		worker_drain(srv->srv_workers[i]);
+	for (i = 0; i < srv->srv_nworkers; i++)
+		worker_wait_drained(srv->srv_workers[i]);
+	/* No worker polls them now: close, so the kernel hands new
+	 * connections to whoever else listens on the port. */
+	for (i = 0; i < srv->srv_nlisteners; i++)
+		listener_close(&srv->srv_listeners[i]);
+	deadline = worker_now_ms() + (uint64_t)timeout_s * 1000;
+	for (;;) {
+		left = server_sessions(srv) + relay_direct_count();
+		if (left == 0 || worker_now_ms() >= deadline ||
+		    (stop_early != NULL && stop_early(arg)))
+			return left;
+		/* A shutdown wait, not a synchronisation: sessions end when
+		 * their users leave. */
+		nanosleep(&pause, NULL);
+	}
+}
+
 enum jg_err
 server_start(struct server *srv, const struct config *cfg,
     const struct hostkey_set *keys, struct route_table *routes,
-    struct keystore *keystore, char *err, size_t errlen)
+    struct keystore *keystore, const int *inherited_fds, size_t ninherited,
+    char *err, size_t errlen)
 {
-	size_t i;
+	size_t i, nls = ninherited > 0 ? ninherited : cfg->nlisten;
 	enum jg_err rc;
-	char banner[64];
 
 	memset(srv, 0, sizeof(*srv));
-	srv->srv_cfg = cfg;
+	atomic_init(&srv->srv_cfg, cfg);
+	atomic_init(&srv->srv_keys, keystore);
 	srv->srv_routes = routes;
-	srv->srv_keys = keystore;
 	pthread_mutex_init(&srv->srv_bind_lock, NULL);
 
 	if ((srv->srv_admission = admission_new(&cfg->limits)) == NULL ||
@@ -45,26 +130,26 @@ server_start(struct server *srv, const struct config *cfg,
 		server_stop(srv);
 		return JG_ERR_NOMEM;
 	}
-	if ((rc = hostkey_apply(keys, srv->srv_bind)) != JG_OK) {
+	if ((rc = server_bind_setup(srv->srv_bind, keys)) != JG_OK) {
 		jg_detail(err, errlen, "cannot use host keys: %s",
 		    jg_strerror(rc));
 		server_stop(srv);
 		return rc;
 	}
-	/* The software version other tools see: SSH-2.0-jumpgate_X.Y.Z */
-	snprintf(banner, sizeof(banner), "jumpgate_%s", JG_VERSION);
-	(void)ssh_bind_options_set(srv->srv_bind, SSH_BIND_OPTIONS_BANNER,
-	    banner);
 
-	srv->srv_listeners = calloc(cfg->nlisten, sizeof(*srv->srv_listeners));
-	if (srv->srv_listeners == NULL && cfg->nlisten > 0) {
+	srv->srv_listeners = calloc(nls, sizeof(*srv->srv_listeners));
+	if (srv->srv_listeners == NULL && nls > 0) {
 		jg_detail(err, errlen, "out of memory");
 		server_stop(srv);
 		return JG_ERR_NOMEM;
 	}
-	for (i = 0; i < cfg->nlisten; i++) {
-		rc = listener_open(&srv->srv_listeners[i], &cfg->listen[i],
-		    err, errlen);
+	for (i = 0; i < nls; i++) {
+		if (ninherited > 0)
+			rc = listener_adopt(&srv->srv_listeners[i],
+			    inherited_fds[i], err, errlen);
+		else
+			rc = listener_open(&srv->srv_listeners[i],
+			    &cfg->listen[i], err, errlen);
 		if (rc != JG_OK) {
 			server_stop(srv);
 			return rc;
@@ -134,6 +219,6 @@ server_sessions(const struct server *srv)
 	size_t i, n = 0;
 
 	for (i = 0; i < srv->srv_nworkers; i++)
-		n += srv->srv_workers[i]->wk_nsessions;
+		n += atomic_load(&srv->srv_workers[i]->wk_nsessions);
 	return n;
 }

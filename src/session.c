@@ -79,7 +79,7 @@ session_mark_close(struct session *s, const char *user_msg, const char *fmt,
 static const struct config *
 session_cfg(const struct session *s)
 {
-	return s->ses_worker->wk_server->srv_cfg;
+	return server_config(s->ses_worker->wk_server);
 }
 
 /* Keystore thread: a fetch ended.  Only wake the worker. */
@@ -240,7 +240,7 @@ session_on_auth_none(ssh_session ssh, const char *login, void *arg)
 
 	if (!session_auth_begin(s, login) || s->ses_state == SESSION_CLOSING)
 		return SSH_AUTH_DENIED;
-	rc = keystore_get(s->ses_worker->wk_server->srv_keys,
+	rc = keystore_get(server_keystore(s->ses_worker->wk_server),
 	    s->ses_name.np_user, &keys, session_keys_ready, s->ses_worker);
 	if (rc == JG_ERR_AGAIN)
 		session_wait_for_keys(s);
@@ -267,7 +267,7 @@ session_on_auth_pubkey(ssh_session ssh, const char *login,
 	}
 	if (s->ses_state == SESSION_CLOSING)
 		return SSH_AUTH_DENIED;
-	rc = keystore_get(srv->srv_keys, s->ses_name.np_user, &keys,
+	rc = keystore_get(server_keystore(srv), s->ses_name.np_user, &keys,
 	    session_keys_ready, s->ses_worker);
 	if (rc == JG_ERR_AGAIN) {
 		/*
@@ -495,7 +495,7 @@ session_start(struct worker *w, int fd, const struct sockaddr_storage *peer,
     socklen_t peerlen)
 {
 	struct server *srv = w->wk_server;
-	const struct config *cfg = srv->srv_cfg;
+	const struct config *cfg = server_config(srv);
 	struct sockaddr_storage local;
 	socklen_t locallen = sizeof(local);
 	struct session *s;
@@ -836,7 +836,7 @@ session_handoff_direct(struct session *s)
 	h.dh_keys = s->ses_keys;
 	h.dh_key = s->ses_key;
 	snprintf(h.dh_key_desc, sizeof(h.dh_key_desc), "%s", s->ses_key_desc);
-	h.dh_cfg = srv->srv_cfg;
+	h.dh_cfg = server_config(srv);
 	h.dh_routes = srv->srv_routes;
 	h.dh_admission = srv->srv_admission;
 
@@ -901,7 +901,7 @@ session_resume_if_keys(struct session *s)
 	struct authkeys *keys = NULL;
 	enum jg_err rc;
 
-	rc = keystore_get(s->ses_worker->wk_server->srv_keys,
+	rc = keystore_get(server_keystore(s->ses_worker->wk_server),
 	    s->ses_name.np_user, &keys, session_keys_ready, s->ses_worker);
 	if (rc == JG_ERR_AGAIN)
 		return;
@@ -989,11 +989,14 @@ session_close(struct session *s, const char *reason)
 	s->ses_dead = true;
 	session_set_state(s, SESSION_CLOSING);
 
+	s->ses_quiet_channels = session_fd_alive(s) &&
+	    s->ses_disconnect_msg[0] != '\0';
 	/* Each close moves the relay to the worker's graveyard. */
 	while ((r = TAILQ_FIRST(&s->ses_relays)) != NULL)
 		relay_jump_close(r, reason);
 	for (i = 0; i < SESSION_GWCHAN_MAX; i++) {
-		if (s->ses_gwchans[i].gc_channel != NULL)
+		if (s->ses_gwchans[i].gc_channel != NULL &&
+		    !s->ses_quiet_channels)
 			ssh_channel_free(s->ses_gwchans[i].gc_channel);
 		free(s->ses_gwchans[i].gc_command);
 		selfservice_reply_free(&s->ses_gwchans[i].gc_reply);

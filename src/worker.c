@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -97,6 +98,27 @@ worker_unwatch(struct worker *w, int fd)
 {
 	/* ENOENT is fine: the fd may never have been added. */
 	(void)epoll_ctl(w->wk_epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+void
+worker_drain(struct worker *w)
+{
+	uint64_t one = 1;
+
+	atomic_store(&w->wk_draining, true);
+	(void)!write(w->wk_wakefd, &one, sizeof(one));
+}
+
+void
+worker_wait_drained(struct worker *w)
+{
+	struct timespec pause = { 0, 1000 * 1000 };
+	int i;
+
+	/* The worker answers within one loop turn (at most a sweep). */
+	for (i = 0; i < 5000 && w->wk_started &&
+	    !atomic_load(&w->wk_drained); i++)
+		nanosleep(&pause, NULL);
 }
 
 void
@@ -207,7 +229,7 @@ worker_sweep(struct worker *w, uint64_t now)
 		if (now >= lg->lg_deadline_ms)
 			worker_linger_end(w, lg);
 	if (w->wk_accept_resume_ms != 0 && now >= w->wk_accept_resume_ms &&
-	    !atomic_load(&w->wk_stop)) {
+	    !atomic_load(&w->wk_stop) && !atomic_load(&w->wk_draining)) {
 		w->wk_accept_resume_ms = 0;
 		worker_set_listening(w, true);
 	}
@@ -307,12 +329,22 @@ worker_main(void *arg)
 			worker_sweep(w, now);
 			w->wk_next_sweep_ms = now + WORKER_SWEEP_MS;
 		}
+		if (atomic_load(&w->wk_draining) &&
+		    !atomic_load(&w->wk_drained)) {
+			worker_set_listening(w, false);
+			w->wk_accept_resume_ms = 0;
+			atomic_store(&w->wk_drained, true);
+		}
 		worker_bury(w);
 	}
 
 	worker_set_listening(w, false);
-	while ((s = TAILQ_FIRST(&w->wk_sessions)) != NULL)
+	while ((s = TAILQ_FIRST(&w->wk_sessions)) != NULL) {
+		snprintf(s->ses_disconnect_msg, sizeof(s->ses_disconnect_msg),
+		    "jumpgate: the gateway is shutting down; connect again "
+		    "to reach another one");
 		session_close(s, "gateway shutting down");
+	}
 	{
 		struct linger_sock *lg;
 

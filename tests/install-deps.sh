@@ -8,6 +8,7 @@ PACKAGES=(
 	# build
 	gcc make cmake pkg-config
 	libssh-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev
+	libsystemd-dev libmicrohttpd-dev
 	# unit tests
 	libcmocka-dev
 	# end-to-end tests: real servers and clients

@@ -144,6 +144,10 @@ PermitRootLogin prohibit-password
 Subsystem sftp internal-sftp
 AllowTcpForwarding yes
 LogLevel VERBOSE
+# Tests open many sessions at once; sshd's default 10:30:100 would drop
+# some of them at random before the gateway is even involved.
+MaxStartups 200
+MaxSessions 100
 CFG
 	"$SSHD" -D -e -f "$dir/sshd_config" 2>"$dir/log" &
 	POD_PID=$!
