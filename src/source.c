@@ -6,11 +6,13 @@
 #include <stdlib.h>
 
 #include "source.h"
+#include "source_kube.h"
 #include "source_static.h"
 
 struct source {
 	const struct config *src_cfg;
 	struct route_table *src_table;
+	struct source_kube *src_kube;	/* routes.source: kubernetes */
 };
 
 static enum jg_err
@@ -22,10 +24,8 @@ source_load(const struct config *cfg, struct route_snapshot **out,
 		return source_static_load(cfg->routes.static_file,
 		    &cfg->routes.naming, out, problems);
 	case CONFIG_ROUTES_KUBERNETES:
-		jg_errlist_add(problems, "%s: routes.source: kubernetes is "
-		    "not available in this build yet; use static",
-		    cfg->path != NULL ? cfg->path : "config");
-		return JG_ERR_CONFIG;
+		/* It publishes from its own thread; nothing to load here. */
+		return JG_ERR_INTERNAL;
 	}
 	return JG_ERR_INTERNAL;
 }
@@ -39,6 +39,19 @@ source_start(const struct config *cfg, struct route_table *table,
 	enum jg_err rc;
 
 	*out = NULL;
+	if (cfg->routes.source == CONFIG_ROUTES_KUBERNETES) {
+		if ((src = calloc(1, sizeof(*src))) == NULL)
+			return JG_ERR_NOMEM;
+		if ((rc = source_kube_start(cfg, table, &src->src_kube,
+		    problems)) != JG_OK) {
+			free(src);
+			return rc;
+		}
+		src->src_cfg = cfg;
+		src->src_table = table;
+		*out = src;
+		return JG_OK;
+	}
 	if ((rc = source_load(cfg, &snap, problems)) != JG_OK)
 		return rc;
 	if ((src = calloc(1, sizeof(*src))) == NULL) {
@@ -58,6 +71,12 @@ source_reload(struct source *src, struct jg_errlist *problems)
 	struct route_snapshot *snap = NULL;
 	enum jg_err rc;
 
+	if (src->src_kube != NULL) {
+		/* The watch keeps routes current; a reload re-reads the
+		 * rotating credentials. */
+		source_kube_reload(src->src_kube);
+		return JG_OK;
+	}
 	if ((rc = source_load(src->src_cfg, &snap, problems)) != JG_OK)
 		return rc;
 	route_table_publish(src->src_table, snap);
@@ -71,6 +90,8 @@ source_check(const struct config *cfg, struct jg_errlist *problems)
 	size_t before = problems->el_count;
 	enum jg_err rc;
 
+	if (cfg->routes.source == CONFIG_ROUTES_KUBERNETES)
+		return source_kube_check(cfg, problems);
 	rc = source_load(cfg, &snap, problems);
 	route_snapshot_release(snap);
 	if (rc == JG_OK && problems->el_count > before)
@@ -81,5 +102,8 @@ source_check(const struct config *cfg, struct jg_errlist *problems)
 void
 source_stop(struct source *src)
 {
+	if (src == NULL)
+		return;
+	source_kube_stop(src->src_kube);
 	free(src);
 }
