@@ -60,6 +60,10 @@ struct relay {
 	bool		 rl_client_eof;
 	bool		 rl_pod_shut_wr;
 	/* pod -> client */
+	uint8_t		*rl_downbuf;	/* read from the pod, not yet taken
+					 * by libssh (rekey); one chunk */
+	size_t		 rl_downbuf_len;
+	size_t		 rl_downbuf_off;
 	bool		 rl_pod_eof;
 	bool		 rl_channel_closed;	/* client closed the channel */
 
@@ -92,8 +96,9 @@ void	relay_jump_after_dispatch(struct relay *r);
 /* The pod socket is ready.  Worker thread. */
 void	relay_jump_on_io(struct relay *r, uint32_t events);
 
-/* Connect deadline check. */
-void	relay_jump_check_deadline(struct relay *r, uint64_t now_ms);
+/* Connect and refusal deadlines.  True when it acted (the session must
+ * then be refreshed). */
+bool	relay_jump_check_deadline(struct relay *r, uint64_t now_ms);
 
 /* Closes the relay (pod socket and channel) and adds its byte counts to
  * the session.  Not from inside a libssh callback. */

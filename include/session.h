@@ -59,6 +59,7 @@ struct session {
 	ssh_session	 ses_ssh;
 	ssh_event	 ses_event;
 	struct ssh_server_callbacks_struct ses_server_cb;
+	struct ssh_counter_struct ses_counter;	/* socket bytes, by libssh */
 	int		 ses_fd;	/* our copy; libssh owns the socket */
 	struct wk_handle ses_handle;
 	uint32_t	 ses_events;	/* current epoll interest */

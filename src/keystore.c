@@ -341,7 +341,8 @@ keystore_warn_parse(struct keystore *ks, const char *path,
 /*
  * Reads and parses one user's authorized_keys file.  A missing file means
  * no keys; any other problem means no keys and a rate-limited warning.
- * *out is NULL for "no keys".  Only JG_ERR_NOMEM is returned as an error.
+ * *out is NULL for "no keys".  JG_ERR_NOMEM, and JG_ERR_IO when the file
+ * could not be opened for want of resources, are errors.
  */
 static enum jg_err
 keystore_read_file(struct keystore *ks, const struct ks_source *src,
@@ -366,6 +367,17 @@ keystore_read_file(struct keystore *ks, const struct ks_source *src,
 	 * worker; it is refused below as not a regular file. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
 	    -1) {
+		/*
+		 * Out of descriptors or memory says nothing about the user:
+		 * a temporary failure, not "no keys" (which would log a real
+		 * user as invalid and count towards a penalty).
+		 */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == EIO) {
+			keystore_warn_file(ks, path, "cannot open: %s",
+			    strerror(errno));
+			return JG_ERR_IO;
+		}
 		if (errno != ENOENT && errno != ENOTDIR)
 			keystore_warn_file(ks, path, "cannot open: %s",
 			    strerror(errno));

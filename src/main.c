@@ -211,6 +211,8 @@ main_reload_routes_only(struct main_state *ms)
 {
 	struct route_snapshot *snap;
 
+	if (ms->ms_source == NULL)
+		return;
 	jg_errlist_init(&ms->ms_errs);
 	if (source_reload(ms->ms_source, &ms->ms_errs) != JG_OK) {
 		main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
@@ -274,12 +276,26 @@ main_reload(struct main_state *ms)
 		goto fail;
 	}
 	if (!config_section_equal(old, newcfg, "routes")) {
+		/*
+		 * Stop the old source first: a Kubernetes source publishing
+		 * after the new one started would put its routes back.  The
+		 * table keeps the last routes meanwhile.
+		 */
+		source_stop(ms->ms_source);
+		ms->ms_source = NULL;
 		jg_errlist_init(&ms->ms_errs);
 		if (source_start(newcfg, ms->ms_routes, &newsrc,
 		    &ms->ms_errs) != JG_OK) {
 			main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
 			log_error("Received SIGHUP; route source failed: keeping "
 			    "the configuration in force");
+			jg_errlist_init(&ms->ms_errs);
+			if (source_start(old, ms->ms_routes, &ms->ms_source,
+			    &ms->ms_errs) != JG_OK) {
+				main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
+				log_error("the route source in force could not "
+				    "be restarted: routes stay as they were");
+			}
 			goto fail;
 		}
 		main_log_problems(&ms->ms_errs, LOG_LEVEL_WARN);
@@ -293,10 +309,9 @@ main_reload(struct main_state *ms)
 	}
 
 	/* In force from here on. */
-	if (newsrc != NULL) {
-		source_stop(ms->ms_source);
+	if (newsrc != NULL)
 		ms->ms_source = newsrc;
-	} else
+	else
 		main_reload_routes_only(ms);
 	if (newks != NULL) {
 		ms->ms_old_keystores[ms->ms_nold_keystores++] =

@@ -148,6 +148,17 @@ struct dchan {
 	char		 dc_orig[64];
 	uint16_t	 dc_orig_port;
 
+	/*
+	 * Bytes read from one side that the other did not take: during a
+	 * key re-exchange libssh 0.10 accepts no channel data.  One per
+	 * drain direction (client->pod, pod->client out, pod->client err).
+	 */
+	struct dcarry {
+		char	*ca_buf;
+		uint32_t ca_len;
+		uint32_t ca_off;
+	}		 dc_carry[3];
+
 	/* Flow: bytes left in libssh's channel buffers, EOF and close. */
 	bool		 dc_c_pending;
 	bool		 dc_u_pending[2];	/* stdout, stderr */
@@ -303,6 +314,8 @@ dchan_free(struct dchan *dc)
 	for (i = 0; i < dc->dc_nenv; i++)
 		free(dc->dc_env[i]);
 	free(dc->dc_command);
+	for (i = 0; i < 3; i++)
+		free(dc->dc_carry[i].ca_buf);
 	free(dc);
 }
 
@@ -686,7 +699,9 @@ direct_on_c_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	d->d_last_active_ms = direct_now_ms();
 	if (is_stderr || dc->dc_u_closed || dc->dc_u_eof_sent)
 		return (int)len;	/* nobody to take it */
-	if (dc->dc_state != DC_OPEN || dc->dc_u == NULL) {
+	/* A carry from an earlier drain must go first: order matters. */
+	if (dc->dc_state != DC_OPEN || dc->dc_u == NULL ||
+	    dc->dc_carry[0].ca_len > dc->dc_carry[0].ca_off) {
 		dc->dc_c_pending = true;
 		return 0;
 	}
@@ -1130,7 +1145,8 @@ direct_on_u_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	if (dc->dc_c_closed || dc->dc_c_eof_sent)
 		return (int)len;	/* the client has gone */
 	if (dc->dc_c == NULL || !dc->dc_c_up || dc->dc_state == DC_FAIL ||
-	    dc->dc_state == DC_C_OPENING) {
+	    dc->dc_state == DC_C_OPENING ||
+	    dc->dc_carry[1 + e].ca_len > dc->dc_carry[1 + e].ca_off) {
 		dc->dc_u_pending[e] = true;
 		return 0;
 	}
@@ -1326,12 +1342,23 @@ dchan_release(struct dchan *dc)
 /* Moves what libssh kept back once the other side has room. */
 static void
 dchan_drain(struct dchan *dc, ssh_channel from, ssh_channel to,
-    int from_stderr, bool *pending, uint64_t *counter)
+    int from_stderr, bool *pending, uint64_t *counter, struct dcarry *carry)
 {
 	char buf[DIRECT_COPY_MAX];
 	uint32_t win, want;
 	int n, w;
 
+	/* What `to` refused last time goes first, in order. */
+	while (carry->ca_off < carry->ca_len) {
+		w = direct_write(to, carry->ca_buf + carry->ca_off,
+		    carry->ca_len - carry->ca_off, from_stderr != 0);
+		if (w <= 0)
+			return;
+		carry->ca_off += (uint32_t)w;
+		*counter += (uint64_t)w;
+	}
+	free(carry->ca_buf);
+	memset(carry, 0, sizeof(*carry));
 	while (*pending) {
 		win = ssh_channel_window_size(to);
 		if (win == 0)
@@ -1344,11 +1371,19 @@ dchan_drain(struct dchan *dc, ssh_channel from, ssh_channel to,
 		}
 		/* Set before the write: a callback inside it may reset it. */
 		*pending = (uint32_t)n == want;
-		w = from_stderr ? ssh_channel_write_stderr(to, buf,
-		    (uint32_t)n) : ssh_channel_write(to, buf, (uint32_t)n);
-		if (w == SSH_ERROR)
+		w = direct_write(to, buf, (uint32_t)n, from_stderr != 0);
+		if (w < 0)
 			return;
-		*counter += (uint64_t)n;
+		*counter += (uint64_t)w;
+		if (w < n) {
+			if ((carry->ca_buf = malloc((size_t)(n - w))) == NULL)
+				return;
+			memcpy(carry->ca_buf, buf + w, (size_t)(n - w));
+			carry->ca_len = (uint32_t)(n - w);
+			carry->ca_off = 0;
+			*pending = true;	/* come back for the carry */
+			return;
+		}
 	}
 }
 
@@ -1398,12 +1433,12 @@ dchan_relay(struct dchan *dc)
 	}
 	if (!dc->dc_u_closed && !dc->dc_u_eof_sent)
 		dchan_drain(dc, dc->dc_c, dc->dc_u, 0, &dc->dc_c_pending,
-		    &d->d_bytes_up);
+		    &d->d_bytes_up, &dc->dc_carry[0]);
 	if (!dc->dc_c_closed && !dc->dc_c_eof_sent) {
 		dchan_drain(dc, dc->dc_u, dc->dc_c, 0, &dc->dc_u_pending[0],
-		    &d->d_bytes_down);
+		    &d->d_bytes_down, &dc->dc_carry[1]);
 		dchan_drain(dc, dc->dc_u, dc->dc_c, 1, &dc->dc_u_pending[1],
-		    &d->d_bytes_down);
+		    &d->d_bytes_down, &dc->dc_carry[2]);
 	}
 	c_drained = !dc->dc_c_pending;
 	u_drained = !dc->dc_u_pending[0] && !dc->dc_u_pending[1];

@@ -382,6 +382,34 @@ relay_send_refusal(struct relay *r)
 	relay_set_state(r, RELAY_REFUSED);
 }
 
+/*
+ * Hands libssh what it did not take last time; false while some is left.
+ * During a key re-exchange libssh 0.10 accepts no channel data (a write
+ * returns 0): that is backpressure, not an error.
+ */
+static bool
+relay_flush_down(struct relay *r)
+{
+	int w;
+
+	if (r->rl_downbuf == NULL)
+		return true;
+	w = ssh_channel_write(r->rl_channel, r->rl_downbuf + r->rl_downbuf_off,
+	    (uint32_t)(r->rl_downbuf_len - r->rl_downbuf_off));
+	if (w < 0) {
+		r->rl_channel_closed = true;
+		return false;
+	}
+	r->rl_downbuf_off += (size_t)w;
+	r->rl_bytes_down += (uint64_t)w;
+	if (r->rl_downbuf_off < r->rl_downbuf_len)
+		return false;
+	free(r->rl_downbuf);
+	r->rl_downbuf = NULL;
+	r->rl_downbuf_len = r->rl_downbuf_off = 0;
+	return true;
+}
+
 /* Pod -> client, only as far as the SSH window allows. */
 static void
 relay_pump_down(struct relay *r)
@@ -389,20 +417,36 @@ relay_pump_down(struct relay *r)
 	uint8_t buf[RELAY_CHUNK];
 	uint32_t win;
 	ssize_t n;
-	int i;
+	int i, w;
 
+	if (!relay_flush_down(r))
+		return;
 	for (i = 0; i < RELAY_READS_PER_WAKE && !r->rl_pod_eof; i++) {
 		win = ssh_channel_window_size(r->rl_channel);
 		if (win == 0)
 			return;
 		n = read(r->rl_fd, buf, win < sizeof(buf) ? win : sizeof(buf));
 		if (n > 0) {
-			if (ssh_channel_write(r->rl_channel, buf,
-			    (uint32_t)n) != n) {
+			w = ssh_channel_write(r->rl_channel, buf, (uint32_t)n);
+			if (w < 0) {
 				r->rl_channel_closed = true;
 				return;
 			}
-			r->rl_bytes_down += (uint64_t)n;
+			r->rl_bytes_down += (uint64_t)w;
+			if (w < n) {
+				/* Keep the rest (at most one chunk) and read
+				 * no more until libssh takes it. */
+				r->rl_downbuf_len = (size_t)(n - w);
+				r->rl_downbuf_off = 0;
+				if ((r->rl_downbuf = malloc(
+				    r->rl_downbuf_len)) == NULL) {
+					r->rl_channel_closed = true;
+					return;
+				}
+				memcpy(r->rl_downbuf, buf + w,
+				    r->rl_downbuf_len);
+				return;
+			}
 		} else if (n == 0) {
 			r->rl_pod_eof = true;
 			(void)ssh_channel_send_eof(r->rl_channel);
@@ -492,7 +536,8 @@ relay_update(struct relay *r)
 		relay_jump_close(r, "both sides closed");
 		return;
 	}
-	if (!r->rl_pod_eof && ssh_channel_window_size(r->rl_channel) > 0)
+	if (!r->rl_pod_eof && r->rl_downbuf == NULL &&
+	    ssh_channel_window_size(r->rl_channel) > 0)
 		want |= EPOLLIN;
 	if (!upload_idle)
 		want |= EPOLLOUT;
@@ -522,6 +567,8 @@ relay_jump_after_dispatch(struct relay *r)
 		 * pod socket was full. */
 		if (r->rl_backlog > 0 && r->rl_upbuf_len == 0)
 			relay_pump_up(r);
+		if (r->rl_downbuf != NULL)
+			relay_pump_down(r);
 		relay_update(r);
 		break;
 	case RELAY_REFUSED:
@@ -570,13 +617,18 @@ relay_jump_on_io(struct relay *r, uint32_t events)
 	session_refresh(s);
 }
 
-void
+bool
 relay_jump_check_deadline(struct relay *r, uint64_t now)
 {
-	if (r->rl_state == RELAY_CONNECTING && now >= r->rl_deadline_ms)
+	if (r->rl_state == RELAY_CONNECTING && now >= r->rl_deadline_ms) {
 		relay_fail(r, "connection timed out", ETIMEDOUT);
-	else if (r->rl_state == RELAY_REFUSED && now >= r->rl_deadline_ms)
+		return true;
+	}
+	if (r->rl_state == RELAY_REFUSED && now >= r->rl_deadline_ms) {
 		relay_jump_close(r, "refused");
+		return true;
+	}
+	return false;
 }
 
 void
@@ -615,6 +667,8 @@ relay_jump_close(struct relay *r, const char *reason)
 	}
 	free(r->rl_upbuf);
 	r->rl_upbuf = NULL;
+	free(r->rl_downbuf);
+	r->rl_downbuf = NULL;
 	s->ses_bytes_up += r->rl_bytes_up;
 	s->ses_bytes_down += r->rl_bytes_down;
 	if (r->rl_address[0] != '\0')
@@ -633,6 +687,7 @@ relay_jump_free(struct relay *r)
 	if (r == NULL)
 		return;
 	free(r->rl_upbuf);
+	free(r->rl_downbuf);
 	free(r->rl_refusal);
 	free(r);
 }
