@@ -1411,6 +1411,10 @@ kube_staleness(struct source_kube *src, uint64_t now)
 	for (i = 0; i < src->sk_nstreams; i++)
 		if (src->sk_streams[i].st_down)
 			failing++;
+	/* Refusals tell users how old the routes are while we are cut off
+	 * (route_table_staleness_ms). */
+	route_table_set_source_state(src->sk_table, failing == 0,
+	    src->sk_contact_ms);
 	if (failing == 0) {
 		src->sk_down_since_ms = 0;
 		return;

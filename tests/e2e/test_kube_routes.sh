@@ -376,6 +376,11 @@ jg_wait_log "$GW_LOG" "kubernetes: watch pods in $NS at $API failed" 200 >/dev/n
 out=$(server_of svcjob)
 check "while the API server is down, routing goes on from the last state" \
 	[ "$out" = "127.0.0.3:$P3B" ]
+check "while it is down, a refusal says how old the route data is" \
+	wait_refused nosuchjob "job 'nosuchjob' not found for alice; .* \\(route data is [0-9]+ s old: the route source cannot be reached\\)"
+ssh -F "$T/ssh_alice" -p "${GW#*:}" alice@127.0.0.1 >"$T/table.out" 2>&1 </dev/null
+check "while it is down, the job table says how old the data is" \
+	grep -qE "Note: route data is [0-9]+ s old" "$T/table.out"
 api_start "127.0.0.1:$API_PORT" || fail "the API server restarts on its port"
 jg_wait_log "$GW_LOG" "pods in $NS: the API server answers again" 400 >/dev/null
 check "after the restart the gateway relists (its watch history is gone)" \

@@ -153,6 +153,11 @@ check "the user's key file is private" [ "$(stat -c %a "$T/userkeys/alice")" = 6
 "${GWSSH[@]}" pubkey >"$T/pubkey2" 2>/dev/null
 check "pubkey is stable across calls" cmp -s "$T/pubkey" "$T/pubkey2"
 
+# With the gateway's key for alice in the pod, the direct entry connects.
+head -1 "$T/pubkey" >>"$T/pod_authorized_keys"
+out=$(ssh -F "$T/cfg.direct.all" myjob 'echo via-direct-entry' 2>"$T/err")
+check "the direct entry from ssh-config connects for real" [ "$out" = via-direct-entry ]
+
 "${GWSSH[@]}" frobnicate >/dev/null 2>"$T/err"
 status=$?
 check "an unknown command exits 2" [ $status -eq 2 ]
@@ -176,4 +181,25 @@ check "unknown job: lists the user's jobs (at most ten)" \
 ssh -F "$T/ssh_alice" -J "$GW" "$ME@deadjob" true 2>"$T/err"
 check "unreachable pod: names the endpoint and the error" \
 	grep -q "jumpgate: cannot reach job 'jpt-alice-251121-hhhhh' of alice: pod crater-workspace/jpt-alice-251121-hhhhh-default0-0 at 127.0.0.4 port $DEAD_PORT: Connection refused" "$T/err"
+# The same refusals in direct mode: on stderr, with a non-zero status.
+direct() { ssh -F "$T/ssh_alice" -p "$GW_PORT" "alice+$1@127.0.0.1" true 2>"$T/err"; }
+direct mailonly
+status=$?
+check "direct mode, no ssh rule: non-zero exit" [ $status -ne 0 ]
+check "direct mode, no ssh rule: names the rules the job has" \
+	grep -q "jumpgate: job 'mailonly' (jpt-alice-251121-fffff) of alice has no rule for port 22; rules: smtp(25)" "$T/err"
+direct broken
+check "direct mode, malformed annotation: says which key and what is wrong" \
+	grep -q "jumpgate: .*broken.*nodeport.crater.raids.io/ssh.*nodePort" "$T/err"
+direct waiting
+check "direct mode, not running: names the phase" \
+	grep -q "jumpgate: job 'waiting' (jpt-alice-251121-ddddd) of alice is not running (phase Pending)" "$T/err"
+direct bobjob
+check "direct mode, unknown job: lists the user's jobs" \
+	grep -q "jumpgate: job 'bobjob' not found for alice; your jobs: " "$T/err"
+direct deadjob
+status=$?
+check "direct mode, unreachable pod: non-zero exit" [ $status -ne 0 ]
+check "direct mode, unreachable pod: names the endpoint and the error" \
+	grep -q "jumpgate: cannot reach job '.*' of alice: pod crater-workspace/jpt-alice-251121-hhhhh-default0-0 at 127.0.0.4 port $DEAD_PORT: Connection refused" "$T/err"
 jg_done
