@@ -135,6 +135,11 @@ struct config_logging {
 	int	 syslog_facility;	/* LOG_AUTH etc. */
 };
 
+/* The optional Prometheus and probe endpoint. */
+struct config_metrics {
+	char	*listen;		/* "addr:port", or NULL = off */
+};
+
 /* What users see of the gateway itself (ssh alice@gateway). */
 struct config_gateway {
 	char	*host;			/* name for ssh-config, or NULL */
@@ -159,6 +164,7 @@ struct config {
 	struct config_routes routes;
 	struct config_upstream upstream;
 	struct config_gateway gateway;
+	struct config_metrics metrics;
 	struct config_limits limits;
 	struct config_logging logging;
 };

@@ -9,6 +9,9 @@
 
 #include "config.h"
 #include "err.h"
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "route.h"
 
 struct source;
@@ -29,5 +32,19 @@ enum jg_err source_reload(struct source *src, struct jg_errlist *problems);
 enum jg_err source_check(const struct config *cfg, struct jg_errlist *problems);
 
 void	source_stop(struct source *src);	/* NULL is a no-op */
+
+struct source_status {
+	bool	 ss_kube;		/* the Kubernetes fields mean something */
+	bool	 ss_synced;		/* routes are complete (always, static) */
+	bool	 ss_connected;
+	uint64_t ss_last_event_ms;	/* CLOCK_MONOTONIC, 0 = never */
+	uint64_t ss_pods;
+	uint64_t ss_services;
+	uint64_t ss_relists;
+	uint64_t ss_errors;
+};
+
+/* A consistent copy of the source's health.  Any thread. */
+void	source_status(struct source *src, struct source_status *out);
 
 #endif /* JG_SOURCE_H */

@@ -422,6 +422,14 @@ static const struct cfg_row cfg_rows[] = {
 	  .why = "Message of the day shown above the job table of an "
 	  "interactive `ssh USER@gateway` (at most 4 KiB); null = none." },
 
+	{ .path = "metrics", .type = CFG_SECTION,
+	  .why = "Prometheus metrics and health probes over HTTP." },
+	{ .path = "metrics.listen", .type = CFG_STRING, .flags = CFG_F_NULL,
+	  .off = CO(metrics.listen), .def = NULL,
+	  .why = "address:port ([v6]:port) serving /metrics, /healthz and "
+	  "/readyz; null = off. Keep it off the users' network: it is not "
+	  "authenticated." },
+
 	{ .path = "logging", .type = CFG_SECTION, .why = "The log." },
 	{ .path = "logging.level", .type = CFG_ENUM,
 	  .off = CO(logging.level), .def = "info", .names = cfg_log_levels,

@@ -17,6 +17,7 @@
 #include "admission.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "session.h"
 
@@ -186,6 +187,9 @@ listener_accept(struct listener *ls, struct worker *w)
 		if (rc != JG_OK) {
 			uint64_t n = atomic_fetch_add(&drops, 1) + 1;
 
+			metrics_add(rc == JG_ERR_DENIED ?
+			    METRIC_CONN_DROPPED_PENALTY :
+			    METRIC_CONN_DROPPED_STARTUPS, 1);
 			/* Rate-limited: a flood must not flood the log. */
 			if (n <= 10 || n % 100 == 0)
 				log_info("drop connection #%llu from [%s]:%u "
@@ -195,6 +199,7 @@ listener_accept(struct listener *ls, struct worker *w)
 			close(fd);
 			continue;
 		}
+		metrics_add(METRIC_CONN_ACCEPTED, 1);
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 		(void)session_start(w, fd, &ss, sslen);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include <curl/curl.h>
 #include <systemd/sd-daemon.h>
@@ -29,6 +31,8 @@
 #include "hostkey.h"
 #include "keystore.h"
 #include "log.h"
+#include "metrics.h"
+#include "relay_direct.h"
 #include "route.h"
 #include "server.h"
 #include "source.h"
@@ -197,7 +201,46 @@ struct main_state {
 	struct keystore	*ms_old_keystores[MAIN_RETIRED_MAX];
 	size_t		 ms_nold_keystores;
 	struct jg_errlist ms_errs;
+	/* The metrics thread reads the source while a reload may swap it. */
+	pthread_mutex_t	 ms_source_lock;
+	atomic_bool	 ms_draining;
+	struct metrics_server *ms_metrics;
 };
+
+/* Gauges for /metrics and /readyz; runs on the metrics thread. */
+static void
+main_gauges(struct metrics_gauges *g, void *arg)
+{
+	struct main_state *ms = arg;
+	struct source_status st;
+	struct route_snapshot *snap;
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	g->mg_sessions = admission_sessions(ms->ms_srv.srv_admission);
+	g->mg_startups = admission_startups(ms->ms_srv.srv_admission);
+	g->mg_direct_sessions = relay_direct_count();
+	g->mg_source_age_ms = route_table_staleness_ms(ms->ms_routes, now);
+	g->mg_source_up = g->mg_source_age_ms == 0;
+	snap = route_table_acquire(ms->ms_routes);
+	g->mg_routes_pods = route_snapshot_count(snap);
+	route_snapshot_release(snap);
+	pthread_mutex_lock(&ms->ms_source_lock);
+	source_status(ms->ms_source, &st);
+	pthread_mutex_unlock(&ms->ms_source_lock);
+	g->mg_kube = st.ss_kube;
+	g->mg_kube_synced = st.ss_synced;
+	g->mg_kube_connected = st.ss_connected;
+	g->mg_kube_event_age_ms = st.ss_last_event_ms > 0 &&
+	    now > st.ss_last_event_ms ? now - st.ss_last_event_ms : 0;
+	g->mg_kube_pods = st.ss_pods;
+	g->mg_kube_services = st.ss_services;
+	g->mg_kube_relists = st.ss_relists;
+	g->mg_kube_errors = st.ss_errors;
+	g->mg_ready = st.ss_synced && !atomic_load(&ms->ms_draining);
+}
 
 static void
 main_notify(const char *state)
@@ -240,6 +283,7 @@ main_reload(struct main_state *ms)
 	struct keystore *newks = NULL;
 	struct source *newsrc = NULL;
 	char err[512], mono[64];
+	enum jg_err rc;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -281,8 +325,10 @@ main_reload(struct main_state *ms)
 		 * after the new one started would put its routes back.  The
 		 * table keeps the last routes meanwhile.
 		 */
+		pthread_mutex_lock(&ms->ms_source_lock);
 		source_stop(ms->ms_source);
 		ms->ms_source = NULL;
+		pthread_mutex_unlock(&ms->ms_source_lock);
 		jg_errlist_init(&ms->ms_errs);
 		if (source_start(newcfg, ms->ms_routes, &newsrc,
 		    &ms->ms_errs) != JG_OK) {
@@ -290,8 +336,11 @@ main_reload(struct main_state *ms)
 			log_error("Received SIGHUP; route source failed: keeping "
 			    "the configuration in force");
 			jg_errlist_init(&ms->ms_errs);
-			if (source_start(old, ms->ms_routes, &ms->ms_source,
-			    &ms->ms_errs) != JG_OK) {
+			pthread_mutex_lock(&ms->ms_source_lock);
+			rc = source_start(old, ms->ms_routes, &ms->ms_source,
+			    &ms->ms_errs);
+			pthread_mutex_unlock(&ms->ms_source_lock);
+			if (rc != JG_OK) {
 				main_log_problems(&ms->ms_errs, LOG_LEVEL_ERROR);
 				log_error("the route source in force could not "
 				    "be restarted: routes stay as they were");
@@ -309,9 +358,11 @@ main_reload(struct main_state *ms)
 	}
 
 	/* In force from here on. */
-	if (newsrc != NULL)
+	if (newsrc != NULL) {
+		pthread_mutex_lock(&ms->ms_source_lock);
 		ms->ms_source = newsrc;
-	else
+		pthread_mutex_unlock(&ms->ms_source_lock);
+	} else
 		main_reload_routes_only(ms);
 	if (newks != NULL) {
 		ms->ms_old_keystores[ms->ms_nold_keystores++] =
@@ -431,6 +482,15 @@ main_run(const struct main_opts *o, struct main_state *ms)
 	}
 	free(fds);
 	ms->ms_server_up = true;
+	if (cfg->metrics.listen != NULL) {
+		if (metrics_start(cfg->metrics.listen, main_gauges, ms,
+		    &ms->ms_metrics, err, sizeof(err)) != JG_OK) {
+			log_error("cannot start: %s", err);
+			return status;
+		}
+		log_info("metrics on http://%s/metrics (and /healthz, /readyz)",
+		    cfg->metrics.listen);
+	}
 	log_info("jumpgate %s ready, %zu workers", JG_VERSION,
 	    ms->ms_srv.srv_nworkers);
 	main_notify("READY=1\nSTATUS=accepting connections");
@@ -455,6 +515,7 @@ main_run(const struct main_opts *o, struct main_state *ms)
 		break;
 	}
 	cfg = ms->ms_cfg;
+	atomic_store(&ms->ms_draining, true);	/* /readyz says no */
 	main_notify("STOPPING=1");
 	log_info("Received signal %d; draining: no new connections, open "
 	    "sessions may finish within %u s", sig,
@@ -472,6 +533,7 @@ main_state_free(struct main_state *ms)
 {
 	size_t i;
 
+	metrics_stop(ms->ms_metrics);
 	if (ms->ms_server_up)
 		server_stop(&ms->ms_srv);
 	keystore_free(ms->ms_keystore);
@@ -517,6 +579,7 @@ main(int argc, char **argv)
 			return EXIT_PROBLEMS;
 		ms->ms_opts = &opts;
 		ms->ms_cfg = cfg;
+		pthread_mutex_init(&ms->ms_source_lock, NULL);
 		status = main_run(&opts, ms);
 		main_state_free(ms);
 		config_free(ms->ms_cfg);

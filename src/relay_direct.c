@@ -32,6 +32,7 @@
 #include "audit.h"
 #include "direct_upstream.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay_direct.h"
 #include "userkey.h"
 
@@ -382,6 +383,7 @@ direct_route(struct direct *d)
 	snap = route_table_acquire(d->d_h.dh_routes);
 	d->d_route_rc = route_lookup(snap, &q, &res, d->d_why,
 	    sizeof(d->d_why));
+	metrics_route_result(d->d_route_rc);
 	if (d->d_route_rc == JG_OK) {
 		snprintf(d->d_job, sizeof(d->d_job), "%s", res.rs_pod->rp_job);
 		snprintf(d->d_pod, sizeof(d->d_pod), "%s/%s",
@@ -1940,6 +1942,8 @@ direct_finish(struct direct *d)
 	ar.ar_duration_ms = direct_now_ms() - d->d_h.dh_started_ms;
 	ar.ar_reason = d->d_reason[0] != '\0' ? d->d_reason : "closed";
 	audit_session_end(&ar);
+	metrics_add(METRIC_BYTES_UP, d->d_bytes_up);
+	metrics_add(METRIC_BYTES_DOWN, d->d_bytes_down);
 	admission_session_end(d->d_h.dh_admission, direct_user(d));
 	authkeys_unref(d->d_h.dh_keys);
 	d->d_h.dh_keys = NULL;

@@ -19,6 +19,7 @@
 
 #include "authkeys.h"
 #include "log.h"
+#include "metrics.h"
 #include "name.h"
 #include "relay_jump.h"
 #include "route.h"
@@ -219,6 +220,7 @@ relay_jump_open(struct session *s, ssh_message msg)
 		q.rq_port = port == RELAY_SSH_PORT ? 0 : (uint16_t)port;
 		snap = route_table_acquire(srv->srv_routes);
 		rc = route_lookup(snap, &q, &res, why, sizeof(why));
+		metrics_route_result(rc);
 		if (rc == JG_OK) {
 			snprintf(r->rl_job, sizeof(r->rl_job), "%s",
 			    res.rs_pod->rp_job);
@@ -304,6 +306,7 @@ relay_connected(struct relay *r)
 	struct session *s = r->rl_session;
 
 	relay_set_state(r, RELAY_OPEN);
+	metrics_add(METRIC_SESSIONS_JUMP, 1);
 	log_info("jump for %s from %s port %u to %s port %u: job %s pod %s "
 	    "at %s port %u", s->ses_name.np_user, s->ses_addr, s->ses_port,
 	    r->rl_target, r->rl_target_port, r->rl_job, r->rl_pod,
@@ -671,6 +674,8 @@ relay_jump_close(struct relay *r, const char *reason)
 	r->rl_downbuf = NULL;
 	s->ses_bytes_up += r->rl_bytes_up;
 	s->ses_bytes_down += r->rl_bytes_down;
+	metrics_add(METRIC_BYTES_UP, r->rl_bytes_up);
+	metrics_add(METRIC_BYTES_DOWN, r->rl_bytes_down);
 	if (r->rl_address[0] != '\0')
 		log_verbose("jump for %s to %s closed: %s (up %llu, down %llu "
 		    "bytes)", s->ses_name.np_user, r->rl_target, reason,

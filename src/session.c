@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "keystore.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay_direct.h"
 #include "relay_jump.h"
 #include "route.h"
@@ -179,6 +180,7 @@ session_auth_failed(struct session *s, const char *keydesc, const char *why)
 	char esc[128], msg[160];
 
 	s->ses_auth_failures++;
+	metrics_add(METRIC_AUTH_PUBKEY_FAILED, 1);
 	admission_auth_failed(s->ses_worker->wk_server->srv_admission,
 	    s->ses_addr);
 	/* sshd raises this line to INFO for invalid users and once half the
@@ -328,6 +330,8 @@ session_on_auth_pubkey(ssh_session ssh, const char *login,
 	s->ses_admin = session_is_admin(s);
 	log_info("Accepted publickey for %s from %s port %u ssh2: %s",
 	    s->ses_name.np_user, s->ses_addr, s->ses_port, keydesc);
+	metrics_add(METRIC_AUTH_PUBKEY_ACCEPTED, 1);
+	metrics_handshake_ms(worker_now_ms() - s->ses_started_ms);
 	session_set_state(s, SESSION_OPEN);
 	return SSH_AUTH_SUCCESS;
 }
@@ -760,6 +764,7 @@ session_gateway_answer(struct session *s, struct gwchan *gc)
 	    gc->gc_command != NULL ? gc->gc_command : "(shell)",
 	    gc->gc_reply.sr_status);
 	gc->gc_answered = true;
+	metrics_add(METRIC_SESSIONS_GATEWAY, 1);
 }
 
 /* Sends what the channel window allows; the rest on later rounds. */
@@ -877,6 +882,7 @@ session_handoff_direct(struct session *s)
 	TAILQ_REMOVE(&w->wk_sessions, s, ses_entry);
 	w->wk_nsessions--;
 	TAILQ_INSERT_TAIL(&w->wk_graveyard, s, ses_entry);
+	metrics_add(METRIC_SESSIONS_DIRECT, 1);
 	relay_direct_start(&h);
 }
 

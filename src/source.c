@@ -4,6 +4,7 @@
  * the caller's.  Main thread.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "source.h"
 #include "source_kube.h"
@@ -106,4 +107,27 @@ source_stop(struct source *src)
 		return;
 	source_kube_stop(src->src_kube);
 	free(src);
+}
+
+void
+source_status(struct source *src, struct source_status *out)
+{
+	struct source_kube_status ks;
+
+	memset(out, 0, sizeof(*out));
+	if (src == NULL)
+		return;
+	if (src->src_kube == NULL) {
+		out->ss_synced = true;	/* a static file is whole at load */
+		return;
+	}
+	source_kube_status(src->src_kube, &ks);
+	out->ss_kube = true;
+	out->ss_synced = ks.ks_synced;
+	out->ss_connected = ks.ks_connected;
+	out->ss_last_event_ms = ks.ks_last_event_ms;
+	out->ss_pods = ks.ks_pods;
+	out->ss_services = ks.ks_services;
+	out->ss_relists = ks.ks_relists;
+	out->ss_errors = ks.ks_errors;
 }
