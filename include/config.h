@@ -21,6 +21,9 @@
 struct config_listen {
 	char		*address;	/* IPv4 or IPv6 literal, or "*" */
 	uint16_t	 port;
+	bool		 proxy_protocol; /* a PROXY v1/v2 header comes first */
+	char		**proxy_trusted; /* from= patterns allowed to send it */
+	size_t		 nproxy_trusted;
 };
 
 enum config_key_source_type {

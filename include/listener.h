@@ -18,6 +18,7 @@
 
 struct listener {
 	int		 ls_fd;
+	const struct config_listen *ls_cfg;	/* NULL when inherited */
 	char		 ls_addr[64];
 	uint16_t	 ls_port;
 	struct wk_handle ls_handle;

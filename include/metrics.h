@@ -15,7 +15,7 @@
 #include "err.h"
 
 enum metric_counter {
-	METRIC_CONN_ACCEPTED = 0,	/* passed admission */
+	METRIC_CONN_ACCEPTED = 0,	/* TCP connections accepted */
 	METRIC_CONN_DROPPED_STARTUPS,	/* MaxStartups early drop */
 	METRIC_CONN_DROPPED_PENALTY,	/* source in the penalty box */
 	METRIC_AUTH_PUBKEY_ACCEPTED,

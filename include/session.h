@@ -20,7 +20,9 @@
 #include <libssh/callbacks.h>
 
 #include "authkeys.h"
+#include "config.h"
 #include "name.h"
+#include "proxyproto.h"
 #include "selfservice.h"
 #include "worker.h"
 
@@ -65,6 +67,9 @@ struct session {
 	uint32_t	 ses_events;	/* current epoll interest */
 	enum session_state ses_state;
 	bool		 ses_dead;	/* closed; awaiting free */
+	bool		 ses_proxy;	/* reading the PROXY header */
+	uint8_t		 ses_proxy_buf[PROXYPROTO_V2_MAX];
+	size_t		 ses_proxy_len;
 	bool		 ses_quiet_channels; /* close: leave channels to libssh */
 
 	char		 ses_addr[SESSION_ADDR_MAX];
@@ -104,12 +109,15 @@ struct session {
 
 /*
  * Takes ownership of fd (an accepted, non-blocking client socket) and
- * starts key exchange.  The startup slot taken by admission is owned by
+ * starts key exchange, or, when cl says a PROXY header comes first and the
+ * peer is trusted to send one, reads that header first (then admission
+ * and key exchange follow, with the client address it carries).  The startup slot taken by admission is owned by
  * the session from here on.  On failure the fd is closed, the slot given
  * back, the reason logged, and NULL returned.  Worker thread.
  */
 struct session *session_start(struct worker *w, int fd,
-	    const struct sockaddr_storage *peer, socklen_t peerlen);
+	    const struct sockaddr_storage *peer, socklen_t peerlen,
+	    const struct config_listen *cl);
 
 /* The client socket is ready (events from epoll).  Worker thread. */
 void	session_on_io(struct session *s, uint32_t events);

@@ -449,6 +449,17 @@ static const struct cfg_row cfg_listen_rows[] = {
 	  .why = "IPv4 or IPv6 literal; \"*\" = every address." },
 	{ .path = "port", .type = CFG_PORT, .off = LO(port), .def = "2222",
 	  .min = 1, .max = 65535, .why = "TCP port." },
+	{ .path = "proxy_protocol", .type = CFG_BOOL,
+	  .off = LO(proxy_protocol), .def = "false",
+	  .why = "Connections start with a PROXY protocol v1 or v2 header "
+	  "from a load balancer; its client address is used for logs, "
+	  "penalties and from= options." },
+	{ .path = "proxy_trusted", .type = CFG_STRLIST,
+	  .off = LO(proxy_trusted), .off_n = LO(nproxy_trusted), .max = 64,
+	  .def = "",
+	  .why = "Who may send the header: OpenSSH address patterns "
+	  "(10.0.0.0/8, 192.168.1.*); required with proxy_protocol. Others "
+	  "are refused (anyone could claim any address)." },
 };
 
 #define KO(m)		offsetof(struct config_key_source, m)
@@ -1467,6 +1478,10 @@ cfg_listen(struct cfg_ctx *c, const struct cfg_row *r, const char *key,
 		}
 		cfg_walk(c, cfg_listen_rows, nitems(cfg_listen_rows), ikey, "",
 		    n->items[i], &l[i], seen);
+		if (l[i].proxy_protocol && l[i].nproxy_trusted == 0)
+			cfg_err(c, n->items[i], ikey, "proxy_protocol needs "
+			    "proxy_trusted: the load balancers' addresses "
+			    "(expected a list of address patterns)");
 		for (j = 0; j < i && c->cc_nerr == start; j++)
 			if (l[j].port == l[i].port &&
 			    strcmp(l[j].address, l[i].address) == 0)

@@ -90,6 +90,7 @@ listener_open(struct listener *ls, const struct config_listen *cl, char *err,
 		return JG_ERR_IO;
 	}
 	ls->ls_fd = fd;
+	ls->ls_cfg = cl;
 	ls->ls_handle.wh_kind = WK_LISTENER;
 	ls->ls_handle.wh_ptr = ls;
 	return JG_OK;
@@ -182,6 +183,15 @@ listener_accept(struct listener *ls, struct worker *w)
 			return;
 		}
 		listener_peer(&ss, addr, sizeof(addr), &port);
+		metrics_add(METRIC_CONN_ACCEPTED, 1);
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		if (ls->ls_cfg != NULL && ls->ls_cfg->proxy_protocol) {
+			/* Admission needs the client's address, which the
+			 * PROXY header brings. */
+			(void)session_start(w, fd, &ss, sslen, ls->ls_cfg);
+			continue;
+		}
 		rc = admission_startup_begin(srv->srv_admission, addr, why,
 		    sizeof(why));
 		if (rc != JG_OK) {
@@ -199,9 +209,6 @@ listener_accept(struct listener *ls, struct worker *w)
 			close(fd);
 			continue;
 		}
-		metrics_add(METRIC_CONN_ACCEPTED, 1);
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
-		(void)session_start(w, fd, &ss, sslen);
+		(void)session_start(w, fd, &ss, sslen, ls->ls_cfg);
 	}
 }

@@ -21,6 +21,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxyproto.h"
 #include "relay_direct.h"
 #include "relay_jump.h"
 #include "route.h"
@@ -495,28 +496,44 @@ static const struct ssh_server_callbacks_struct session_server_cb = {
 	.auth_none_function = session_on_auth_none,
 };
 
+static struct session *session_begin_ssh(struct session *s);
+
+/* True when addr may send a PROXY header on cl. */
+static bool
+session_proxy_trusted(const struct config_listen *cl, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < cl->nproxy_trusted; i++)
+		if (authkeys_match_from(cl->proxy_trusted[i], addr))
+			return true;
+	return false;
+}
+
 struct session *
 session_start(struct worker *w, int fd, const struct sockaddr_storage *peer,
-    socklen_t peerlen)
+    socklen_t peerlen, const struct config_listen *cl)
 {
 	struct server *srv = w->wk_server;
 	const struct config *cfg = server_config(srv);
 	struct sockaddr_storage local;
 	socklen_t locallen = sizeof(local);
 	struct session *s;
-	char who[128];
-	int rc;
+	bool proxied = cl != NULL && cl->proxy_protocol;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_error("accept from fd %d: out of memory", fd);
 		close(fd);
-		admission_startup_done(srv->srv_admission);
+		if (!proxied)
+			admission_startup_done(srv->srv_admission);
 		return NULL;
 	}
 	s->ses_id = atomic_fetch_add(&srv->srv_next_session_id, 1) + 1;
 	s->ses_worker = w;
 	s->ses_fd = fd;
-	s->ses_counted_startup = true;
+	/* Behind a load balancer, admission waits for the client's real
+	 * address in the PROXY header. */
+	s->ses_counted_startup = !proxied;
 	s->ses_handle.wh_kind = WK_SESSION;
 	s->ses_handle.wh_ptr = s;
 	TAILQ_INIT(&s->ses_relays);
@@ -556,6 +573,93 @@ session_start(struct worker *w, int fd, const struct sockaddr_storage *peer,
 	w->wk_nsessions++;
 	log_verbose("Connection from %s port %u on %s port %u", s->ses_addr,
 	    s->ses_port, s->ses_laddr, s->ses_lport);
+	if (proxied) {
+		s->ses_proxy = true;	/* the socket is ours until libssh's */
+		if (!session_proxy_trusted(cl, s->ses_addr)) {
+			log_info("refused connection from %s port %u on %s "
+			    "port %u: not in proxy_trusted, so it may not send "
+			    "a PROXY header", s->ses_addr, s->ses_port,
+			    s->ses_laddr, s->ses_lport);
+			session_close(s, "untrusted PROXY sender");
+			return NULL;
+		}
+		s->ses_events = EPOLLIN;
+		if (worker_watch(w, fd, EPOLLIN, &s->ses_handle) == -1) {
+			session_close(s, "epoll failed");
+			return NULL;
+		}
+		return s;
+	}
+	return session_begin_ssh(s);
+}
+
+/*
+ * Reads the PROXY header a byte range at a time, never past its end: the
+ * bytes after it are the client's SSH identification, libssh's to read.
+ */
+static void
+session_read_proxy(struct session *s)
+{
+	struct server *srv = s->ses_worker->wk_server;
+	struct proxyproto_result pp;
+	char err[256], why[256];
+	size_t need;
+	ssize_t n;
+	enum jg_err rc;
+
+	for (;;) {
+		rc = proxyproto_parse(s->ses_proxy_buf, s->ses_proxy_len, &need,
+		    &pp, err, sizeof(err));
+		if (rc == JG_OK)
+			break;
+		if (rc != JG_ERR_AGAIN ||
+		    s->ses_proxy_len + need > sizeof(s->ses_proxy_buf)) {
+			log_info("bad PROXY header from %s port %u: %s",
+			    s->ses_addr, s->ses_port, err);
+			session_close(s, "bad PROXY header");
+			return;
+		}
+		n = read(s->ses_fd, s->ses_proxy_buf + s->ses_proxy_len, need);
+		if (n > 0) {
+			s->ses_proxy_len += (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return;
+		session_close(s, "client closed");
+		return;
+	}
+	if (!pp.pp_local) {
+		log_verbose("PROXY v%d header from %s port %u: client %s "
+		    "port %u", pp.pp_version, s->ses_addr, s->ses_port,
+		    pp.pp_addr, pp.pp_port);
+		snprintf(s->ses_addr, sizeof(s->ses_addr), "%s", pp.pp_addr);
+		s->ses_port = pp.pp_port;
+	}
+	s->ses_proxy = false;
+	if (admission_startup_begin(srv->srv_admission, s->ses_addr, why,
+	    sizeof(why)) != JG_OK) {
+		log_info("drop connection from [%s]:%u (via PROXY) %s",
+		    s->ses_addr, s->ses_port, why);
+		session_close(s, why);
+		return;
+	}
+	s->ses_counted_startup = true;
+	/* session_begin_ssh registers the fd again, for libssh. */
+	worker_unwatch(s->ses_worker, s->ses_fd);
+	(void)session_begin_ssh(s);
+}
+
+/* Hands the socket to libssh and starts key exchange. */
+static struct session *
+session_begin_ssh(struct session *s)
+{
+	struct worker *w = s->ses_worker;
+	struct server *srv = w->wk_server;
+	int fd = s->ses_fd;
+	char who[128];
+	int rc;
 
 	if ((s->ses_ssh = ssh_new()) == NULL) {
 		close(fd);
@@ -647,6 +751,10 @@ void
 session_on_io(struct session *s, uint32_t events)
 {
 	s->ses_last_active_ms = worker_now_ms();
+	if (s->ses_proxy) {
+		session_read_proxy(s);
+		return;
+	}
 	if (s->ses_state == SESSION_AUTH_WAIT && !(events & EPOLLOUT) &&
 	    !(events & (EPOLLERR | EPOLLHUP)))
 		return;
@@ -1115,6 +1223,11 @@ session_close(struct session *s, const char *reason)
 	}
 	if (linger_fd != -1)
 		worker_linger(w, linger_fd);
+	if (s->ses_ssh == NULL && s->ses_fd != -1 && s->ses_proxy) {
+		/* Still reading the PROXY header: the socket is ours. */
+		worker_unwatch(w, s->ses_fd);
+		close(s->ses_fd);
+	}
 	s->ses_fd = -1;
 	authkeys_unref(s->ses_keys);
 	s->ses_keys = NULL;
