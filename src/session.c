@@ -1223,8 +1223,8 @@ session_close(struct session *s, const char *reason)
 	}
 	if (linger_fd != -1)
 		worker_linger(w, linger_fd);
-	if (s->ses_ssh == NULL && s->ses_fd != -1 && s->ses_proxy) {
-		/* Still reading the PROXY header: the socket is ours. */
+	if (s->ses_ssh == NULL && s->ses_fd != -1) {
+		/* libssh never took the socket (PROXY header stage): ours. */
 		worker_unwatch(w, s->ses_fd);
 		close(s->ses_fd);
 	}
