@@ -1956,7 +1956,15 @@ cfg_dump_str(FILE *fp, const char *s)
 			fprintf(fp, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(fp, "\\x%02x", *p);
-		else
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			/*
+			 * C1 controls (U+0080-U+009F, e.g. NEL) are line
+			 * breaks or worse to a YAML reader: escape them, or
+			 * the dump would not load back the same.
+			 */
+			fprintf(fp, "\\x%02x", p[1]);
+			p++;
+		} else
 			fputc(*p, fp);
 	}
 	fputc('"', fp);

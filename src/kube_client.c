@@ -455,6 +455,15 @@ kc_server(struct kc_file *f, struct kube_creds *c,
 	len = strlen(v);
 	while (len > 0 && v[len - 1] == '/')
 		len--;
+	/* "https://" or "https:///x" names no host: refuse it here, with
+	 * file:line, rather than as a curl error later. */
+	{
+		const char *host = strstr(v, "://");
+
+		if (host == NULL || host + 3 >= v + len || host[3] == '/')
+			return kc_fail(f, n, "%s.server: '%s': no host name "
+			    "after the scheme", where, esc);
+	}
 	if (len >= KUBE_URL_MAX / 2)
 		return kc_fail(f, n, "%s.server: longer than %d bytes", where,
 		    KUBE_URL_MAX / 2);

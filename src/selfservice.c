@@ -145,8 +145,9 @@ ss_phase(const struct ss_job *j, char *buf, size_t len)
 	const char *phase = j->j_first->rp_phase != NULL ?
 	    j->j_first->rp_phase : "Unknown";
 
+	/* The phase is cluster text: escaped like every other name. */
 	if (j->j_npods == 1)
-		snprintf(buf, len, "%s", phase);
+		name_escape(buf, len, phase, 32);
 	else
 		snprintf(buf, len, "%zu/%zu Running", j->j_running,
 		    j->j_npods);
@@ -339,7 +340,8 @@ static void
 ss_jobs_tsv(const struct selfservice_request *req, const struct ss_job *jobs,
     size_t n, struct ss_buf *out, struct ss_buf *err)
 {
-	char name[256], display[256], rules[256], phase[64];
+	char name[256], display[256], rules[256], phase[64], typeas[256];
+	char ns[256];
 	size_t i;
 
 	ss_stale_note(err, req);
@@ -351,14 +353,14 @@ ss_jobs_tsv(const struct selfservice_request *req, const struct ss_job *jobs,
 		name_escape(name, sizeof(name), p->rp_job, SS_NAME_SHOWN);
 		name_escape(display, sizeof(display), p->rp_display != NULL ?
 		    p->rp_display : "-", SS_NAME_SHOWN);
+		name_escape(typeas, sizeof(typeas),
+		    route_pod_typeable_name(p), SS_NAME_SHOWN);
+		name_escape(ns, sizeof(ns), p->rp_namespace, SS_NAME_SHOWN);
 		ss_rules_text(p, rules, sizeof(rules));
-		/* A tab inside a field would break the columns. */
-		for (char *t = display; *t != '\0'; t++)
-			if (*t == '\t')
-				*t = ' ';
+		/* Escaping turned tabs into \x09: the columns hold. */
 		ss_put(out, "%s\t%s\t%s\t%s\t%zu\t%s\t%s\t%s\n", name, display,
-		    route_pod_typeable_name(p), p->rp_namespace,
-		    jobs[i].j_npods, ss_phase(&jobs[i], phase, sizeof(phase)),
+		    typeas, ns, jobs[i].j_npods,
+		    ss_phase(&jobs[i], phase, sizeof(phase)),
 		    ss_ssh_state(&jobs[i]), rules);
 	}
 }
@@ -510,6 +512,21 @@ ss_ssh_config(const struct selfservice_request *req, struct ss_job *jobs,
 	for (i = 0; i < n; i++) {
 		if (!want[i])
 			continue;
+		/*
+		 * Names from the cluster go into ssh_config lines: one that is
+		 * not a plain host name could add lines of its own
+		 * (ProxyCommand ...).  Such a job is skipped, and said so.
+		 */
+		if (!route_name_typeable(jobs[i].j_first->rp_job) ||
+		    !route_name_typeable(jobs[i].j_host)) {
+			char esc[256];
+
+			name_escape(esc, sizeof(esc), jobs[i].j_first->rp_job,
+			    SS_NAME_SHOWN);
+			ss_put(err, "jumpgate: job '%s' has a name ssh_config "
+			    "cannot hold; no entry written for it\n", esc);
+			continue;
+		}
 		emitted++;
 		/*
 		 * Jump form: HostName is the internal job name, which is
