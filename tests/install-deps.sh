@@ -14,8 +14,8 @@ PACKAGES=(
 	# end-to-end tests: real servers and clients
 	openssh-server openssh-client dropbear-bin putty-tools
 	python3 python3-paramiko rsync curl openssl tmux procps iproute2
-	# sanitizer and memory checks
-	valgrind
+	# sanitizer and memory checks, fuzzing, operations tests
+	valgrind clang libclang-rt-14-dev fail2ban
 )
 
 missing=()
