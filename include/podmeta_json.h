@@ -39,6 +39,10 @@ enum jg_err podmeta_json_node(const cJSON *obj, struct podmeta_node **out,
 
 void	podmeta_node_free(struct podmeta_node *node);	/* NULL is a no-op */
 
+/* What a JSON value is, for "expected X, got Y": "\"abc\"", "12",
+ * "an array"...; strings escaped and cut short.  Into buf, terminated. */
+void	podmeta_json_describe(const cJSON *item, char *buf, size_t len);
+
 /*
  * Points at metadata.namespace, .name and .resourceVersion of obj (inside
  * obj, not copied); each is NULL when absent or not a string.  Any out

@@ -1449,6 +1449,19 @@ cfg_walk(struct cfg_ctx *c, const struct cfg_row *rows, size_t nrows,
 	}
 }
 
+/* Frees an array of n items of size bytes described by rows (listen
+ * addresses, key sources), and the array. */
+static void
+cfg_items_free(const struct cfg_row *rows, size_t nrows, void *items,
+    size_t size, size_t n)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		cfg_free_fields(rows, nrows, (char *)items + j * size);
+	free(items);
+}
+
 static void
 cfg_listen(struct cfg_ctx *c, const struct cfg_row *r, const char *key,
     const struct ytree_node *n, struct config *cfg)
@@ -1490,16 +1503,12 @@ cfg_listen(struct cfg_ctx *c, const struct cfg_row *r, const char *key,
 				    l[i].port, key, j);
 	}
 	if (c->cc_nerr != start || c->cc_nomem) {
-		for (j = 0; j < n->nitems; j++)
-			cfg_free_fields(cfg_listen_rows,
-			    nitems(cfg_listen_rows), &l[j]);
-		free(l);
+		cfg_items_free(cfg_listen_rows, nitems(cfg_listen_rows), l,
+		    sizeof(*l), n->nitems);
 		return;
 	}
-	for (j = 0; j < cfg->nlisten; j++)
-		cfg_free_fields(cfg_listen_rows, nitems(cfg_listen_rows),
-		    &cfg->listen[j]);
-	free(cfg->listen);
+	cfg_items_free(cfg_listen_rows, nitems(cfg_listen_rows), cfg->listen,
+	    sizeof(*l), cfg->nlisten);
 	cfg->listen = l;
 	cfg->nlisten = n->nitems;
 }
@@ -1540,7 +1549,7 @@ cfg_keysources(struct cfg_ctx *c, const struct cfg_row *r, const char *key,
 	const struct ytree_node *seen[nitems(cfg_keysrc_rows)];
 	struct config_key_source *ks;
 	char ikey[CFG_PATH_MAX];
-	size_t i, j, start = c->cc_nerr, before;
+	size_t i, start = c->cc_nerr, before;
 
 	if ((ks = calloc(n->nitems, sizeof(*ks))) == NULL) {
 		c->cc_nomem = true;
@@ -1566,16 +1575,12 @@ cfg_keysources(struct cfg_ctx *c, const struct cfg_row *r, const char *key,
 			cfg_keysrc_check(c, ikey, n->items[i], &ks[i], seen);
 	}
 	if (c->cc_nerr != start || c->cc_nomem) {
-		for (j = 0; j < n->nitems; j++)
-			cfg_free_fields(cfg_keysrc_rows,
-			    nitems(cfg_keysrc_rows), &ks[j]);
-		free(ks);
+		cfg_items_free(cfg_keysrc_rows, nitems(cfg_keysrc_rows), ks,
+		    sizeof(*ks), n->nitems);
 		return;
 	}
-	for (j = 0; j < cfg->nkey_sources; j++)
-		cfg_free_fields(cfg_keysrc_rows, nitems(cfg_keysrc_rows),
-		    &cfg->key_sources[j]);
-	free(cfg->key_sources);
+	cfg_items_free(cfg_keysrc_rows, nitems(cfg_keysrc_rows),
+	    cfg->key_sources, sizeof(*ks), cfg->nkey_sources);
 	cfg->key_sources = ks;
 	cfg->nkey_sources = n->nitems;
 }
@@ -1770,18 +1775,12 @@ cfg_free_fields(const struct cfg_row *rows, size_t nrows, void *base)
 void
 config_free(struct config *cfg)
 {
-	size_t i;
-
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->nlisten; i++)
-		cfg_free_fields(cfg_listen_rows, nitems(cfg_listen_rows),
-		    &cfg->listen[i]);
-	free(cfg->listen);
-	for (i = 0; i < cfg->nkey_sources; i++)
-		cfg_free_fields(cfg_keysrc_rows, nitems(cfg_keysrc_rows),
-		    &cfg->key_sources[i]);
-	free(cfg->key_sources);
+	cfg_items_free(cfg_listen_rows, nitems(cfg_listen_rows), cfg->listen,
+	    sizeof(*cfg->listen), cfg->nlisten);
+	cfg_items_free(cfg_keysrc_rows, nitems(cfg_keysrc_rows),
+	    cfg->key_sources, sizeof(*cfg->key_sources), cfg->nkey_sources);
 	cfg_free_fields(cfg_rows, nitems(cfg_rows), cfg);
 	free(cfg->path);
 	free(cfg);

@@ -17,6 +17,7 @@
 
 #include "name.h"
 #include "podmeta.h"
+#include "podmeta_json.h"
 
 /* Current Crater names a Service's rule with this annotation. */
 #define PODMETA_PORT_NAME_ANNOTATION	"crater.raids.io/port-name"
@@ -126,28 +127,6 @@ podmeta_is_ip(const char *s)
 
 	return inet_pton(AF_INET, s, &a4) == 1 ||
 	    inet_pton(AF_INET6, s, &a6) == 1;
-}
-
-/* What a JSON value is, for "expected X, got Y". */
-static void
-podmeta_json_describe(const cJSON *item, char *buf, size_t len)
-{
-	char esc[PODMETA_ECHO_BUF];
-
-	if (cJSON_IsString(item))
-		jg_detail(buf, len, "\"%s\"", name_escape(esc, sizeof(esc),
-		    item->valuestring, PODMETA_ECHO_VALUE_MAX));
-	else if (cJSON_IsNumber(item))
-		jg_detail(buf, len, "%.17g", item->valuedouble);
-	else if (cJSON_IsBool(item))
-		jg_detail(buf, len, "%s", cJSON_IsTrue(item) ? "true" :
-		    "false");
-	else if (cJSON_IsNull(item))
-		jg_detail(buf, len, "null");
-	else if (cJSON_IsArray(item))
-		jg_detail(buf, len, "an array");
-	else
-		jg_detail(buf, len, "an object");
 }
 
 static enum jg_err

@@ -27,8 +27,9 @@ struct pj {
 	bool	 pj_nomem;
 };
 
-static void
-pj_describe(const cJSON *item, char *buf, size_t len)
+/* Shared with podmeta.c: both report JSON values the same way. */
+void
+podmeta_json_describe(const cJSON *item, char *buf, size_t len)
 {
 	char esc[PJ_ECHO_BUF];
 
@@ -54,7 +55,7 @@ pj_fail(struct pj *p, const char *what, const char *expected,
 {
 	char desc[PJ_ECHO_BUF + 8];
 
-	pj_describe(got, desc, sizeof(desc));
+	podmeta_json_describe(got, desc, sizeof(desc));
 	jg_detail(p->pj_err, p->pj_errlen, "%s: expected %s, got %s", what,
 	    expected, desc);
 	return false;
