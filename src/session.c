@@ -14,11 +14,13 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "admission.h"
 #include "audit.h"
 #include "keystore.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxyproto.h"
@@ -168,6 +170,7 @@ session_wait_for_keys(struct session *s)
 
 	log_verbose("%s: waiting for the user's keys",
 	    session_who(s, who, sizeof(who)));
+	s->ses_wait_flushed = false;
 	session_set_state(s, SESSION_AUTH_WAIT);
 }
 
@@ -323,7 +326,7 @@ session_on_auth_pubkey(ssh_session ssh, const char *login,
 	s->ses_counted_session = true;
 	admission_auth_succeeded(srv->srv_admission, s->ses_addr);
 	if (s->ses_counted_startup) {
-		admission_startup_done(srv->srv_admission);
+		admission_startup_done(srv->srv_admission, s->ses_addr);
 		s->ses_counted_startup = false;
 	}
 	s->ses_key = entry;
@@ -522,10 +525,14 @@ session_start(struct worker *w, int fd, const struct sockaddr_storage *peer,
 	bool proxied = cl != NULL && cl->proxy_protocol;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		char addr[SESSION_ADDR_MAX];
+
 		log_error("accept from fd %d: out of memory", fd);
 		close(fd);
-		if (!proxied)
-			admission_startup_done(srv->srv_admission);
+		if (!proxied) {
+			listener_addr_text(peer, addr, sizeof(addr), NULL);
+			admission_startup_done(srv->srv_admission, addr);
+		}
 		return NULL;
 	}
 	s->ses_id = atomic_fetch_add(&srv->srv_next_session_id, 1) + 1;
@@ -540,35 +547,12 @@ session_start(struct worker *w, int fd, const struct sockaddr_storage *peer,
 	s->ses_started_ms = s->ses_last_active_ms = worker_now_ms();
 	s->ses_grace_deadline_ms = s->ses_started_ms +
 	    (uint64_t)cfg->limits.login_grace_time_s * 1000;
-	if (peer->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)peer;
-
-		inet_ntop(AF_INET, &in->sin_addr, s->ses_addr,
-		    sizeof(s->ses_addr));
-		s->ses_port = ntohs(in->sin_port);
-	} else if (peer->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)peer;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, s->ses_addr,
-		    sizeof(s->ses_addr));
-		s->ses_port = ntohs(in6->sin6_port);
-	}
+	listener_addr_text(peer, s->ses_addr, sizeof(s->ses_addr),
+	    &s->ses_port);
 	(void)peerlen;
-	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == 0) {
-		if (local.ss_family == AF_INET) {
-			const struct sockaddr_in *in = (const void *)&local;
-
-			inet_ntop(AF_INET, &in->sin_addr, s->ses_laddr,
-			    sizeof(s->ses_laddr));
-			s->ses_lport = ntohs(in->sin_port);
-		} else if (local.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *in6 = (const void *)&local;
-
-			inet_ntop(AF_INET6, &in6->sin6_addr, s->ses_laddr,
-			    sizeof(s->ses_laddr));
-			s->ses_lport = ntohs(in6->sin6_port);
-		}
-	}
+	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == 0)
+		listener_addr_text(&local, s->ses_laddr, sizeof(s->ses_laddr),
+		    &s->ses_lport);
 	TAILQ_INSERT_TAIL(&w->wk_sessions, s, ses_entry);
 	w->wk_nsessions++;
 	log_verbose("Connection from %s port %u on %s port %u", s->ses_addr,
@@ -755,9 +739,30 @@ session_on_io(struct session *s, uint32_t events)
 		session_read_proxy(s);
 		return;
 	}
-	if (s->ses_state == SESSION_AUTH_WAIT && !(events & EPOLLOUT) &&
-	    !(events & (EPOLLERR | EPOLLHUP)))
+	if (s->ses_state == SESSION_AUTH_WAIT) {
+		/*
+		 * While the keys load, poll once to send the reply to the
+		 * "none" probe, then not at all: a later poll would read and
+		 * answer the client's public-key request before its keys are
+		 * known.  The client cannot send that request before it has
+		 * the reply, so this one poll cannot read it.
+		 */
+		int pending = 0;
+
+		if (s->ses_wait_flushed && !(events & (EPOLLERR | EPOLLHUP)))
+			return;
+		s->ses_wait_flushed = true;
+		/*
+		 * libssh asks for POLLOUT after every write, queued data or
+		 * not.  Input already waiting means the client has our reply
+		 * (it answers nothing before): then there is nothing to send,
+		 * and a poll would only read its request too early.
+		 */
+		if (ioctl(s->ses_fd, FIONREAD, &pending) == -1 || pending == 0)
+			(void)ssh_event_dopoll(s->ses_event, 0);
+		session_refresh(s);
 		return;
+	}
 	session_poll_input(s);
 	session_refresh(s);
 }
@@ -926,7 +931,8 @@ session_update_events(struct session *s)
 		return;
 	if (s->ses_state != SESSION_AUTH_WAIT)
 		want |= EPOLLIN;
-	if (ssh_get_poll_flags(s->ses_ssh) & SSH_WRITE_PENDING)
+	if ((ssh_get_poll_flags(s->ses_ssh) & SSH_WRITE_PENDING) &&
+	    !(s->ses_state == SESSION_AUTH_WAIT && s->ses_wait_flushed))
 		want |= EPOLLOUT;
 	if (want == s->ses_events)
 		return;
@@ -1049,6 +1055,7 @@ session_resume_if_keys(struct session *s)
 		return;
 	authkeys_unref(keys);
 	session_set_state(s, SESSION_AUTH);
+	s->ses_wait_flushed = false;
 	/* Requests may already wait in the socket: read them now. */
 	(void)ssh_event_dopoll(s->ses_event, 0);
 	session_refresh(s);
@@ -1127,11 +1134,14 @@ session_close(struct session *s, const char *reason)
 	char esc[128];
 	size_t i;
 	int linger_fd = -1;
-	bool alive;
+	bool alive, fd_ours;
 
 	if (s->ses_dead)
 		return;
 	s->ses_dead = true;
+	/* Before libssh has the socket (PROXY header stage) it is ours to
+	 * close; after, libssh closes it in ssh_free(). */
+	fd_ours = s->ses_ssh == NULL && s->ses_fd != -1;
 	session_set_state(s, SESSION_CLOSING);
 
 	s->ses_quiet_channels = session_fd_alive(s) &&
@@ -1184,7 +1194,7 @@ session_close(struct session *s, const char *reason)
 		    s->ses_addr, s->ses_port, reason);
 	}
 	if (s->ses_counted_startup) {
-		admission_startup_done(srv->srv_admission);
+		admission_startup_done(srv->srv_admission, s->ses_addr);
 		s->ses_counted_startup = false;
 	}
 
@@ -1223,8 +1233,7 @@ session_close(struct session *s, const char *reason)
 	}
 	if (linger_fd != -1)
 		worker_linger(w, linger_fd);
-	if (s->ses_ssh == NULL && s->ses_fd != -1) {
-		/* libssh never took the socket (PROXY header stage): ours. */
+	if (fd_ours) {
 		worker_unwatch(w, s->ses_fd);
 		close(s->ses_fd);
 	}
