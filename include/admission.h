@@ -32,11 +32,13 @@ void	admission_set_limits(struct admission *adm,
  * unauthenticated startup; the caller must later call
  * admission_startup_done() exactly once.  JG_ERR_LIMIT: drop it (past
  * max_startups, the random early drop picked it); JG_ERR_DENIED: the source
- * is in the penalty box.  why gets sshd-style text for the log.
+ * is in the penalty box, or already has max_startups_per_source
+ * connections pending.  why gets sshd-style text for the log.
  */
 enum jg_err admission_startup_begin(struct admission *adm, const char *addr,
 	    char *why, size_t whylen);
-void	admission_startup_done(struct admission *adm);
+/* addr: the same address as at begin. */
+void	admission_startup_done(struct admission *adm, const char *addr);
 size_t	admission_startups(const struct admission *adm);
 
 /* Records a failed authentication from addr; enough of them in a row put

@@ -122,6 +122,7 @@ struct config_limits {
 	uint32_t max_startups_begin;	/* sshd MaxStartups start:rate:full */
 	uint32_t max_startups_rate_pct;
 	uint32_t max_startups_full;
+	uint32_t max_startups_per_source; /* 0 = no per-source cap */
 	uint32_t max_auth_tries;
 	uint32_t max_sessions;		/* authenticated, all users */
 	uint32_t max_sessions_per_user;

@@ -8,7 +8,9 @@
 #ifndef JG_LISTENER_H
 #define JG_LISTENER_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "config.h"
 #include "err.h"
@@ -33,6 +35,10 @@ enum jg_err listener_open(struct listener *ls, const struct config_listen *cl,
 enum jg_err listener_adopt(struct listener *ls, int fd, char *err,
 	    size_t errlen);
 void	listener_close(struct listener *ls);
+
+/* "192.0.2.7" / "2001:db8::1" and the port (port may be NULL). */
+void	listener_addr_text(const struct sockaddr_storage *ss, char *addr,
+	    size_t len, uint16_t *port);
 
 /* The listener is readable: accept a batch.  Worker thread. */
 void	listener_accept(struct listener *ls, struct worker *w);

@@ -18,6 +18,7 @@
 
 struct adm_source {
 	char		as_addr[ADM_ADDR_MAX];	/* "" = free slot */
+	uint32_t	as_pending;		/* unauthenticated now */
 	uint32_t	as_failures;
 	uint64_t	as_until_ms;		/* penalty end, monotonic */
 	uint64_t	as_seen_ms;
@@ -158,6 +159,13 @@ admission_startup_begin(struct admission *adm, const char *addr, char *why,
 	rate = adm->adm_limits.max_startups_rate_pct;
 	full = adm->adm_limits.max_startups_full;
 	n = atomic_load(&adm->adm_startups);
+	if (adm->adm_limits.max_startups_per_source > 0 && src != NULL &&
+	    src->as_pending >= adm->adm_limits.max_startups_per_source) {
+		jg_detail(why, whylen, "past PerSourceMaxStartups (%u pending "
+		    "from this address)", src->as_pending);
+		pthread_mutex_unlock(&adm->adm_lock);
+		return JG_ERR_LIMIT;
+	}
 	if (n >= full) {
 		rc = JG_ERR_LIMIT;
 	} else if (n >= begin) {
@@ -173,16 +181,29 @@ admission_startup_begin(struct admission *adm, const char *addr, char *why,
 	if (rc == JG_ERR_LIMIT)
 		jg_detail(why, whylen, "past MaxStartups (%zu pending, "
 		    "limits %u:%u:%u)", n, begin, rate, full);
-	else
+	else {
 		atomic_fetch_add(&adm->adm_startups, 1);
+		if (adm->adm_limits.max_startups_per_source > 0 &&
+		    (src = adm_source_slot(adm, addr, true)) != NULL) {
+			src->as_pending++;
+			src->as_seen_ms = now;
+		}
+	}
 	pthread_mutex_unlock(&adm->adm_lock);
 	return rc;
 }
 
 void
-admission_startup_done(struct admission *adm)
+admission_startup_done(struct admission *adm, const char *addr)
 {
+	struct adm_source *src;
+
 	atomic_fetch_sub(&adm->adm_startups, 1);
+	pthread_mutex_lock(&adm->adm_lock);
+	if ((src = adm_source_slot(adm, addr, false)) != NULL &&
+	    src->as_pending > 0)
+		src->as_pending--;
+	pthread_mutex_unlock(&adm->adm_lock);
 }
 
 size_t

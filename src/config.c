@@ -353,6 +353,13 @@ static const struct cfg_row cfg_rows[] = {
 	  .why = "sshd's MaxStartups start:rate:full for unauthenticated "
 	  "connections: past start, drop rate% of new ones, rising to all "
 	  "at full (protects against connection floods)." },
+	{ .path = "limits.max_startups_per_source", .type = CFG_UINT,
+	  .off = CO(limits.max_startups_per_source), .def = "0",
+	  .min = 0, .max = 100000,
+	  .why = "Unauthenticated connections one address may hold, like "
+	  "sshd's PerSourceMaxStartups; 0 = no cap. Keep it below "
+	  "max_startups' start so one flooding address cannot push everyone "
+	  "into random early drop." },
 	{ .path = "limits.max_auth_tries", .type = CFG_UINT,
 	  .off = CO(limits.max_auth_tries), .def = "6", .min = 1, .max = 100,
 	  .why = "Authentication attempts per connection (protects against "

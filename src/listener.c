@@ -23,8 +23,6 @@
 
 #define LISTEN_BACKLOG	1024
 
-static void listener_peer(const struct sockaddr_storage *ss, char *addr,
-    size_t len, uint16_t *port);
 
 enum jg_err
 listener_open(struct listener *ls, const struct config_listen *cl, char *err,
@@ -110,7 +108,7 @@ listener_adopt(struct listener *ls, int fd, char *err, size_t errlen)
 		    strerror(errno));
 		return JG_ERR_IO;
 	}
-	listener_peer(&ss, ls->ls_addr, sizeof(ls->ls_addr), &ls->ls_port);
+	listener_addr_text(&ss, ls->ls_addr, sizeof(ls->ls_addr), &ls->ls_port);
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
@@ -132,23 +130,24 @@ listener_close(struct listener *ls)
 	ls->ls_fd = -1;
 }
 
-static void
-listener_peer(const struct sockaddr_storage *ss, char *addr, size_t len,
+void
+listener_addr_text(const struct sockaddr_storage *ss, char *addr, size_t len,
     uint16_t *port)
 {
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	uint16_t p = 0;
 
 	if (ss->ss_family == AF_INET) {
 		inet_ntop(AF_INET, &sin->sin_addr, addr, (socklen_t)len);
-		*port = ntohs(sin->sin_port);
+		p = ntohs(sin->sin_port);
 	} else if (ss->ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, (socklen_t)len);
-		*port = ntohs(sin6->sin6_port);
-	} else {
+		p = ntohs(sin6->sin6_port);
+	} else
 		snprintf(addr, len, "UNKNOWN");
-		*port = 0;
-	}
+	if (port != NULL)
+		*port = p;
 }
 
 void
@@ -182,7 +181,7 @@ listener_accept(struct listener *ls, struct worker *w)
 			    ls->ls_port, strerror(errno));
 			return;
 		}
-		listener_peer(&ss, addr, sizeof(addr), &port);
+		listener_addr_text(&ss, addr, sizeof(addr), &port);
 		metrics_add(METRIC_CONN_ACCEPTED, 1);
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
