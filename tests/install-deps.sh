@@ -13,7 +13,7 @@ PACKAGES=(
 	libcmocka-dev
 	# end-to-end tests: real servers and clients
 	openssh-server openssh-client dropbear-bin putty-tools
-	python3 python3-paramiko rsync curl openssl tmux procps iproute2
+	python3 python3-paramiko rsync curl openssl tmux procps iproute2 strace systemd
 	# sanitizer and memory checks, fuzzing, operations tests
 	valgrind clang libclang-rt-14-dev fail2ban
 )
