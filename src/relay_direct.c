@@ -10,6 +10,9 @@
  * up to the other side's window; direct_pump(), after each poll, does
  * everything else.  Channel opens and global requests must be answered
  * inside their callback, so those make their upstream round trip there.
+ * A password login to the pod (upstream.auth "password") stops at the
+ * pod's prompt, shown on the client's pty; the pump feeds it the user's
+ * keys between polls (UP_PROMPT) and then goes on with the login.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +33,7 @@
 #include <libssh/server.h>
 
 #include "audit.h"
+#include "direct_prompt.h"
 #include "direct_upstream.h"
 #include "log.h"
 #include "metrics.h"
@@ -53,6 +57,11 @@
 #define DIRECT_DEFER_MS		300
 /* After the pod is lost: time for the client to read why. */
 #define DIRECT_ENDING_MS	2000
+/* Password passthrough: answers the pod may refuse, as sshd's client
+ * (NumberOfPasswordPrompts) allows; empty keyboard-interactive rounds
+ * answered in a row before the pod is thought to loop. */
+#define DIRECT_PW_TRIES		3
+#define DIRECT_PW_EMPTY_ROUNDS	8
 
 enum dc_kind {
 	DC_SESSION = 0,		/* client's session channel */
@@ -184,6 +193,8 @@ struct dchan {
 enum direct_up_state {
 	UP_IDLE = 0,		/* not needed yet */
 	UP_CONNECTING,		/* login in progress (blocking, this thread) */
+	UP_PROMPT,		/* the pod's password prompt is on a session:
+				 * waiting for the user's answer */
 	UP_READY,		/* logged in, in the event */
 	UP_FAILED,		/* could not log in: d_up_why says why */
 	UP_LOST,		/* was ready, then the pod went away */
@@ -227,6 +238,31 @@ struct direct {
 	struct ssh_callbacks_struct d_ucb;
 	char		 d_up_user[DIRECT_USER_MAX];
 	char		 d_up_why[ROUTE_WHY_MAX + 256];
+
+	/* The login runs through upstream.auth and may stop at a password
+	 * prompt (UP_PROMPT); the pump resumes it from d_auth_i. */
+	size_t		 d_auth_i;	/* next entry of upstream.auth */
+	bool		 d_auth_agent;	/* agent allowed here and wanted */
+	bool		 d_auth_may_ask; /* not inside a client callback */
+	bool		 d_auth_ok;
+	bool		 d_auth_no_tty;	/* password skipped: no pty to ask on */
+	bool		 d_auth_pw_refused; /* DIRECT_PW_TRIES refusals */
+	uint64_t	 d_auth_start_ms;
+	char		 d_auth_method[160]; /* the one being tried */
+	char		 d_auth_tried[256];
+	size_t		 d_auth_toff;
+	char		 d_auth_publine[512];
+
+	/* UP_PROMPT: the pod's questions are shown on session d_pw_chan. */
+	unsigned	 d_pw_chan;	/* its dc_id: the bridge may go */
+	bool		 d_pw_kbdint;	/* keyboard-interactive, or password */
+	bool		 d_pw_offers_password;
+	bool		 d_pw_asked;	/* kbdint: the pod asked something */
+	int		 d_pw_try;	/* 1..DIRECT_PW_TRIES */
+	int		 d_pw_nprompts;
+	int		 d_pw_i;	/* the prompt being answered */
+	uint64_t	 d_pw_deadline_ms;
+	struct direct_prompt d_pw;	/* a secret: wiped after each answer */
 	struct direct_fwd d_fwd[DIRECT_FORWARDS_MAX];
 	size_t		 d_nfwd;
 
@@ -464,33 +500,580 @@ static ssh_channel direct_on_pod_agent_open(ssh_session s, void *arg);
 static int direct_on_upstream_message(ssh_session s, ssh_message msg,
     void *arg);
 
+static void	direct_upstream_auth(struct direct *d);
+
+/* Appends the method just tried to the list the refusal log shows. */
+static void
+direct_auth_tried(struct direct *d)
+{
+	size_t room;
+	int n;
+
+	if (d->d_auth_method[0] == '\0' ||
+	    d->d_auth_toff >= sizeof(d->d_auth_tried) - 1)
+		return;
+	room = sizeof(d->d_auth_tried) - d->d_auth_toff;
+	n = snprintf(d->d_auth_tried + d->d_auth_toff, room, "%s%s",
+	    d->d_auth_toff > 0 ? ", " : "", d->d_auth_method);
+	if (n > 0)
+		d->d_auth_toff += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/* ---- Password passthrough: upstream.auth "password" ---- */
+
+enum direct_pw_rc {
+	DIRECT_PW_SKIP = 0,	/* unusable here, or refused: next method */
+	DIRECT_PW_ASKING,	/* a prompt is on the session (UP_PROMPT) */
+	DIRECT_PW_IN,		/* the pod let us in */
+	DIRECT_PW_FAILED,	/* the login is over: UP_FAILED, d_up_why */
+};
+
+static enum direct_pw_rc direct_pw_round(struct direct *d);
+
+/* Looked up by id each time: a closed bridge is swept and freed. */
+static struct dchan *
+direct_pw_chan(struct direct *d)
+{
+	struct dchan *dc;
+
+	TAILQ_FOREACH(dc, &d->d_chans, dc_entry)
+		if (dc->dc_id == d->d_pw_chan && dc->dc_kind == DC_SESSION)
+			return dc;
+	return NULL;
+}
+
+/* Wipes the answer; whether it ended in CR is kept (direct_prompt.h). */
+static void
+direct_pw_wipe(struct direct *d)
+{
+	bool after_cr = d->d_pw.dp_after_cr;
+
+	direct_prompt_wipe(&d->d_pw);
+	d->d_pw.dp_after_cr = after_cr;
+}
+
+/* Text for the prompting session: a few hundred bytes, the window has
+ * room for them. */
+static void
+direct_pw_say(struct direct *d, const char *text)
+{
+	struct dchan *dc = direct_pw_chan(d);
+
+	if (dc != NULL && dc->dc_c != NULL && !dc->dc_c_closed)
+		(void)direct_write(dc->dc_c, text, (uint32_t)strlen(text),
+		    false);
+}
+
+/* Shows prompt d_pw_i, after its round's name and instruction, as ssh
+ * does, and starts the answer and its deadline. */
+static void
+direct_pw_show(struct direct *d)
+{
+	char line[1024];
+	const char *s;
+	char echo = 0;
+
+	if (d->d_pw_kbdint) {
+		if (d->d_pw_i == 0) {
+			s = ssh_userauth_kbdint_getname(d->d_u);
+			if (direct_prompt_sanitize(line, sizeof(line), s,
+			    256) > 0) {
+				direct_pw_say(d, line);
+				direct_pw_say(d, "\r\n");
+			}
+			s = ssh_userauth_kbdint_getinstruction(d->d_u);
+			if (direct_prompt_sanitize(line, sizeof(line), s,
+			    512) > 0) {
+				direct_pw_say(d, line);
+				direct_pw_say(d, "\r\n");
+			}
+		}
+		s = ssh_userauth_kbdint_getprompt(d->d_u,
+		    (unsigned)d->d_pw_i, &echo);
+		direct_prompt_sanitize(line, sizeof(line), s, 256);
+	} else
+		snprintf(line, sizeof(line), "%s@%s's password: ",
+		    d->d_up_user, d->d_h.dh_name.np_job);
+	direct_pw_say(d, line);
+	direct_prompt_start(&d->d_pw, echo != 0);
+	d->d_pw_deadline_ms = direct_now_ms() +
+	    d->d_h.dh_cfg->upstream.auth_timeout_ms;
+}
+
+/* The pod broke the login off, or did not answer within the timeout. */
+static enum direct_pw_rc
+direct_pw_lost(struct direct *d, int arc)
+{
+	const char *e = ssh_get_error(d->d_u);
+	char why[256];
+
+	if (arc == SSH_AUTH_AGAIN)
+		snprintf(why, sizeof(why), "no answer after %u ms",
+		    d->d_h.dh_cfg->upstream.auth_timeout_ms);
+	else
+		snprintf(why, sizeof(why), "%s", e != NULL && *e != '\0' ? e :
+		    "the pod broke off the login");
+	log_info("direct session for %s from %s port %u: %s login to job %s "
+	    "pod %s as %s: %s", direct_user(d), d->d_h.dh_addr,
+	    d->d_h.dh_port, d->d_auth_method, d->d_job, d->d_pod,
+	    d->d_up_user, why);
+	direct_pw_wipe(d);
+	direct_up_fail(d, "jumpgate: cannot log in to job '%s' as %s: pod %s: "
+	    "%s", d->d_job, direct_user(d), d->d_pod, why);
+	return DIRECT_PW_FAILED;
+}
+
+/* A wrong answer: again, as sshd's client does, up to DIRECT_PW_TRIES. */
+static enum direct_pw_rc
+direct_pw_refused(struct direct *d)
+{
+	log_info("direct session for %s from %s port %u: job %s pod %s "
+	    "refused the %s for %s (try %d of %d)", direct_user(d),
+	    d->d_h.dh_addr, d->d_h.dh_port, d->d_job, d->d_pod,
+	    d->d_pw_kbdint ? "keyboard-interactive answer" : "password",
+	    d->d_up_user, d->d_pw_try, DIRECT_PW_TRIES);
+	if (d->d_pw_try >= DIRECT_PW_TRIES) {
+		d->d_auth_pw_refused = true;
+		return DIRECT_PW_SKIP;
+	}
+	direct_pw_say(d, "Permission denied, please try again.\r\n");
+	d->d_pw_try++;
+	return direct_pw_round(d);
+}
+
+static enum direct_pw_rc
+direct_pw_partial(struct direct *d)
+{
+	log_info("direct session for %s from %s port %u: job %s pod %s took "
+	    "the %s for %s but wants another method as well", direct_user(d),
+	    d->d_h.dh_addr, d->d_h.dh_port, d->d_job, d->d_pod,
+	    d->d_auth_method, d->d_up_user);
+	return DIRECT_PW_SKIP;
+}
+
+/* What the pod said to a keyboard-interactive request or answers. */
+static enum direct_pw_rc
+direct_pw_kbdint_result(struct direct *d, int arc)
+{
+	int n, empty = 0;
+
+	for (;;) {
+		switch (arc) {
+		case SSH_AUTH_INFO:
+			n = ssh_userauth_kbdint_getnprompts(d->d_u);
+			if (n > 0) {
+				d->d_pw_nprompts = n;
+				d->d_pw_i = 0;
+				d->d_pw_asked = true;
+				direct_pw_show(d);
+				return DIRECT_PW_ASKING;
+			}
+			/* OpenSSH's PAM ends with a round of no prompts. */
+			if (n < 0 || ++empty > DIRECT_PW_EMPTY_ROUNDS)
+				return direct_pw_lost(d, SSH_AUTH_ERROR);
+			arc = ssh_userauth_kbdint(d->d_u, NULL, NULL);
+			continue;
+		case SSH_AUTH_SUCCESS:
+			return DIRECT_PW_IN;
+		case SSH_AUTH_DENIED:
+			if (d->d_pw_asked)
+				return direct_pw_refused(d);
+			/*
+			 * Refused before it asked anything: sshd offers the
+			 * method with no way to ask (UsePAM no).
+			 */
+			log_verbose("direct session for %s: job %s offers "
+			    "keyboard-interactive but asks nothing; %s",
+			    direct_user(d), d->d_job,
+			    d->d_pw_offers_password ? "trying password" :
+			    "no password login");
+			d->d_pw_kbdint = false;
+			if (!d->d_pw_offers_password)
+				return DIRECT_PW_SKIP;
+			return direct_pw_round(d);
+		case SSH_AUTH_PARTIAL:
+			return direct_pw_partial(d);
+		default:
+			return direct_pw_lost(d, arc);
+		}
+	}
+}
+
+/* One try: keyboard-interactive while the pod offers it, else password. */
+static enum direct_pw_rc
+direct_pw_round(struct direct *d)
+{
+	if (d->d_pw_kbdint) {
+		snprintf(d->d_auth_method, sizeof(d->d_auth_method),
+		    "keyboard-interactive");
+		return direct_pw_kbdint_result(d,
+		    ssh_userauth_kbdint(d->d_u, NULL, NULL));
+	}
+	snprintf(d->d_auth_method, sizeof(d->d_auth_method), "password");
+	d->d_pw_nprompts = 1;
+	d->d_pw_i = 0;
+	direct_pw_show(d);
+	return DIRECT_PW_ASKING;
+}
+
+/* Enter: the answer goes to the pod and is wiped.  Blocks up to the
+ * auth timeout, as the rest of the login does. */
+static enum direct_pw_rc
+direct_pw_answer(struct direct *d)
+{
+	int arc;
+
+	if (d->d_pw_kbdint) {
+		arc = ssh_userauth_kbdint_setanswer(d->d_u,
+		    (unsigned)d->d_pw_i, d->d_pw.dp_buf);
+		direct_pw_wipe(d);
+		if (arc < 0)
+			return direct_pw_lost(d, SSH_AUTH_ERROR);
+		if (++d->d_pw_i < d->d_pw_nprompts) {
+			direct_pw_show(d);
+			return DIRECT_PW_ASKING;
+		}
+		return direct_pw_kbdint_result(d,
+		    ssh_userauth_kbdint(d->d_u, NULL, NULL));
+	}
+	arc = ssh_userauth_password(d->d_u, NULL, d->d_pw.dp_buf);
+	direct_pw_wipe(d);
+	switch (arc) {
+	case SSH_AUTH_SUCCESS:
+		return DIRECT_PW_IN;
+	case SSH_AUTH_DENIED:
+		return direct_pw_refused(d);
+	case SSH_AUTH_PARTIAL:
+		return direct_pw_partial(d);
+	default:
+		return direct_pw_lost(d, arc);
+	}
+}
+
+/* The first session waiting for the login: the one that brought it on. */
+static struct dchan *
+direct_pw_session(struct direct *d)
+{
+	struct dchan *dc;
+
+	TAILQ_FOREACH(dc, &d->d_chans, dc_entry)
+		if (dc->dc_kind == DC_SESSION && dc->dc_state == DC_WAIT &&
+		    dc->dc_cmd != DC_CMD_NONE && dc->dc_c != NULL &&
+		    !dc->dc_c_closed)
+			return dc;
+	return NULL;
+}
+
 /*
- * Connects and logs in to the pod, trying upstream.auth in order.  The
- * agent is used only when allowed (not from inside a client callback) and
- * a session asked for agent forwarding.  Sets d_up_state to UP_READY or
- * UP_FAILED (with the user's sentence in d_up_why).
+ * upstream.auth reached "password": asks the user on the session's pty,
+ * if the pod offers keyboard-interactive or password and there is a pty.
+ */
+static enum direct_pw_rc
+direct_pw_begin(struct direct *d)
+{
+	struct dchan *dc;
+	int methods, arc;
+
+	if (!d->d_auth_may_ask) {
+		log_verbose("direct session for %s: upstream auth 'password' "
+		    "skipped: the login is for a request that cannot wait "
+		    "for a prompt", direct_user(d));
+		return DIRECT_PW_SKIP;
+	}
+	/* The pod lists its methods only with a refusal: "none" gets one. */
+	if ((methods = ssh_userauth_list(d->d_u, NULL)) == 0) {
+		arc = ssh_userauth_none(d->d_u, NULL);
+		if (arc == SSH_AUTH_SUCCESS) {
+			snprintf(d->d_auth_method, sizeof(d->d_auth_method),
+			    "none");
+			return DIRECT_PW_IN;
+		}
+		if (arc != SSH_AUTH_DENIED && arc != SSH_AUTH_PARTIAL)
+			return direct_pw_lost(d, arc);
+		methods = ssh_userauth_list(d->d_u, NULL);
+	}
+	d->d_pw_kbdint = (methods & SSH_AUTH_METHOD_INTERACTIVE) != 0;
+	d->d_pw_offers_password = (methods & SSH_AUTH_METHOD_PASSWORD) != 0;
+	if (!d->d_pw_kbdint && !d->d_pw_offers_password) {
+		log_verbose("direct session for %s: job %s offers neither "
+		    "keyboard-interactive nor password", direct_user(d),
+		    d->d_job);
+		return DIRECT_PW_SKIP;
+	}
+	if ((dc = direct_pw_session(d)) == NULL) {
+		log_verbose("direct session for %s: upstream auth 'password' "
+		    "skipped: no session to ask on", direct_user(d));
+		return DIRECT_PW_SKIP;
+	}
+	if (!dc->dc_pty) {
+		log_info("direct session for %s from %s port %u: job %s pod "
+		    "%s wants a password, but the session has no pty to ask "
+		    "on", direct_user(d), d->d_h.dh_addr, d->d_h.dh_port,
+		    d->d_job, d->d_pod);
+		d->d_auth_no_tty = true;
+		return DIRECT_PW_SKIP;
+	}
+	d->d_pw_chan = dc->dc_id;
+	d->d_pw_try = 1;
+	d->d_pw_asked = false;
+	d->d_pw.dp_after_cr = false;
+	return direct_pw_round(d);
+}
+
+/* Goes on with the login after a password step ended in the pump. */
+static void
+direct_pw_resume(struct direct *d, enum direct_pw_rc prc)
+{
+	switch (prc) {
+	case DIRECT_PW_ASKING:
+	case DIRECT_PW_FAILED:
+		return;
+	case DIRECT_PW_IN:
+		d->d_auth_ok = true;
+		break;
+	case DIRECT_PW_SKIP:
+		break;
+	}
+	direct_pw_wipe(d);
+	direct_auth_tried(d);
+	d->d_up_state = UP_CONNECTING;
+	direct_upstream_auth(d);
+}
+
+/* The login ends at the prompt: logwhy for the log, userwhy for the
+ * user. */
+static void
+direct_pw_stop(struct direct *d, const char *logwhy, const char *userwhy)
+{
+	log_info("direct session for %s from %s port %u: login to job %s pod "
+	    "%s as %s stopped at the %s prompt: %s", direct_user(d),
+	    d->d_h.dh_addr, d->d_h.dh_port, d->d_job, d->d_pod,
+	    d->d_up_user, d->d_auth_method, logwhy);
+	direct_prompt_wipe(&d->d_pw);
+	direct_up_fail(d, "jumpgate: cannot log in to job '%s' as %s: %s",
+	    d->d_job, direct_user(d), userwhy);
+}
+
+/* UP_PROMPT, after each poll: the user's keys, then the deadline. */
+static void
+direct_pw_step(struct direct *d, uint64_t now)
+{
+	char echo[DIRECT_PROMPT_ECHO_MAX], why[64];
+	enum direct_prompt_rc rc;
+	struct dchan *dc = direct_pw_chan(d);
+	unsigned char c;
+	size_t elen;
+	int n;
+
+	if (dc == NULL || dc->dc_state != DC_WAIT || dc->dc_c == NULL ||
+	    dc->dc_c_closed) {
+		direct_pw_stop(d, "the session ended", "login cancelled");
+		return;
+	}
+	/* Key by key: what follows Enter stays in libssh's buffer for the
+	 * next prompt or for the shell. */
+	while ((n = ssh_channel_read_nonblocking(dc->dc_c, &c, 1, 0)) == 1) {
+		rc = direct_prompt_key(&d->d_pw, c, echo, &elen);
+		explicit_bzero(&c, sizeof(c));
+		if (elen > 0)
+			(void)direct_write(dc->dc_c, echo, (uint32_t)elen,
+			    false);
+		if (rc == DIRECT_PROMPT_CANCEL) {
+			direct_pw_stop(d, "cancelled by the user",
+			    "login cancelled");
+			return;
+		}
+		if (rc == DIRECT_PROMPT_DONE) {
+			direct_pw_resume(d, direct_pw_answer(d));
+			return;
+		}
+	}
+	if (n < 0 || dc->dc_c_eof) {
+		direct_pw_stop(d, "the client's input ended",
+		    "login cancelled");
+		return;
+	}
+	if (now >= d->d_pw_deadline_ms) {
+		direct_pw_say(d, "\r\n");
+		snprintf(why, sizeof(why), "nothing typed within %u s",
+		    (d->d_h.dh_cfg->upstream.auth_timeout_ms + 999) / 1000);
+		direct_pw_stop(d, why, why);
+	}
+}
+
+/* "ssh -t -p 2222 alice+job@gateway": the command that can ask. */
+static void
+direct_pw_hint(const struct direct *d, char *buf, size_t len)
+{
+	const struct config_gateway *gw = &d->d_h.dh_cfg->gateway;
+	const struct name_parts *np = &d->d_h.dh_name;
+	const char *host = gw->host != NULL ? gw->host : d->d_h.dh_laddr;
+	unsigned port = gw->port != 0 ? gw->port : d->d_h.dh_lport;
+	char pstr[16] = "";
+	bool v6 = strchr(host, ':') != NULL;
+
+	if (port != 22)
+		snprintf(pstr, sizeof(pstr), "-p %u ", port);
+	snprintf(buf, len, "ssh -t %s%s+%s%s%s@%s%s%s", pstr, np->np_user,
+	    np->np_job, np->np_pod[0] != '\0' ? "+" : "", np->np_pod,
+	    v6 ? "[" : "", host, v6 ? "]" : "");
+}
+
+/* ---- Upstream login ---- */
+
+/* Logged in: the pod's session joins the event. */
+static void
+direct_upstream_ready(struct direct *d)
+{
+	ssh_set_blocking(d->d_u, 0);
+	if (ssh_event_add_session(d->d_event, d->d_u) != SSH_OK) {
+		direct_up_fail(d, "jumpgate: cannot reach job '%s' of %s: "
+		    "internal error (ssh event)", d->d_job, direct_user(d));
+		return;
+	}
+	d->d_u_in_event = true;
+	d->d_up_state = UP_READY;
+	log_info("direct session for %s from %s port %u: job %s pod %s at %s "
+	    "port %u as %s with %s after %llu ms", direct_user(d),
+	    d->d_h.dh_addr, d->d_h.dh_port, d->d_job, d->d_pod, d->d_addr,
+	    d->d_node_port, d->d_up_user, d->d_auth_method,
+	    (unsigned long long)(direct_now_ms() - d->d_auth_start_ms));
+}
+
+/* Nothing in upstream.auth got in: the user is told what would. */
+static void
+direct_upstream_refused(struct direct *d)
+{
+	const char *user = direct_user(d);
+	char hint[NAME_USER_MAX + NAME_JOB_MAX + NAME_POD_MAX + 300];
+
+	log_info("direct session for %s from %s port %u: login to job %s pod "
+	    "%s as %s refused (tried: %s)", user, d->d_h.dh_addr,
+	    d->d_h.dh_port, d->d_job, d->d_pod, d->d_up_user,
+	    d->d_auth_tried[0] != '\0' ? d->d_auth_tried : "nothing");
+	if (d->d_auth_pw_refused)
+		direct_up_fail(d, "jumpgate: cannot log in to job '%s' as %s: "
+		    "Permission denied: the job refused the password %d times",
+		    d->d_job, user, DIRECT_PW_TRIES);
+	else if (d->d_auth_no_tty) {
+		direct_pw_hint(d, hint, sizeof(hint));
+		direct_up_fail(d, "jumpgate: job '%s' needs a password: run %s "
+		    "to type it", d->d_h.dh_name.np_job, hint);
+	} else if (d->d_auth_publine[0] != '\0')
+		direct_up_fail(d, "jumpgate: cannot log in to job '%s' as %s: "
+		    "use ssh -A, or add this key to ~/.ssh/authorized_keys in "
+		    "your job: %s", d->d_job, user, d->d_auth_publine);
+	else
+		direct_up_fail(d, "jumpgate: cannot log in to job '%s' as %s: "
+		    "use ssh -A with a key that the job accepts", d->d_job,
+		    user);
+}
+
+/*
+ * Tries upstream.auth from d_auth_i on.  Ends in UP_READY or UP_FAILED,
+ * or stops in UP_PROMPT at a password prompt, from which direct_pw_step()
+ * comes back here.
  */
 static void
-direct_upstream_login(struct direct *d, bool allow_agent)
+direct_upstream_auth(struct direct *d)
 {
 	const struct config_upstream *up = &d->d_h.dh_cfg->upstream;
 	const char *user = direct_user(d);
-	char err[512], fp[DIRECT_FP_MAX], publine[512];
-	char tried[256], method[160];
-	ssh_key hostkey = NULL, key = NULL;
+	char err[512], fp[DIRECT_FP_MAX];
+	enum direct_pw_rc prc;
+	ssh_key key;
+	int arc;
+
+	while (!d->d_auth_ok && d->d_auth_i < up->nauth) {
+		if (!ssh_is_connected(d->d_u))
+			break;
+		d->d_auth_method[0] = '\0';
+		arc = SSH_AUTH_DENIED;
+		switch (up->auth[d->d_auth_i++]) {
+		case CONFIG_UPSTREAM_AGENT:
+			if (!d->d_auth_agent)
+				continue;
+			snprintf(d->d_auth_method, sizeof(d->d_auth_method),
+			    "forwarded agent");
+			arc = direct_auth_agent(d);
+			break;
+		case CONFIG_UPSTREAM_KEY:
+			key = NULL;
+			/* The same key `ssh USER@gateway pubkey` shows. */
+			if (userkey_load(up, user, &key, err, sizeof(err)) !=
+			    JG_OK || userkey_public_line(up, user,
+			    d->d_auth_publine, sizeof(d->d_auth_publine), err,
+			    sizeof(err)) != JG_OK) {
+				log_error("direct session for %s: gateway key: "
+				    "%s", user, err);
+				d->d_auth_publine[0] = '\0';
+				ssh_key_free(key);
+				continue;
+			}
+			arc = ssh_userauth_publickey(d->d_u, NULL, key);
+			direct_key_describe(key, fp, sizeof(fp));
+			ssh_key_free(key);
+			snprintf(d->d_auth_method, sizeof(d->d_auth_method),
+			    "gateway key %s", fp);
+			break;
+		case CONFIG_UPSTREAM_PASSWORD:
+			prc = direct_pw_begin(d);
+			if (prc == DIRECT_PW_ASKING) {
+				d->d_up_state = UP_PROMPT;
+				return;
+			}
+			if (prc == DIRECT_PW_FAILED)
+				return;
+			direct_pw_wipe(d);
+			if (prc == DIRECT_PW_IN)
+				arc = SSH_AUTH_SUCCESS;
+			break;
+		case CONFIG_UPSTREAM_AUTH_MAX:
+			continue;
+		}
+		direct_auth_tried(d);
+		d->d_auth_ok = arc == SSH_AUTH_SUCCESS;
+	}
+	if (d->d_auth_ok)
+		direct_upstream_ready(d);
+	else
+		direct_upstream_refused(d);
+}
+
+/*
+ * Connects and logs in to the pod, trying upstream.auth in order.  in_pump
+ * is false inside a client callback: then neither the agent nor a
+ * password prompt, which need the client's answers, can be used.  The
+ * agent is used only when a session asked for agent forwarding.  Sets
+ * d_up_state to UP_READY, UP_PROMPT (the pump goes on) or UP_FAILED (with
+ * the user's sentence in d_up_why).
+ */
+static void
+direct_upstream_login(struct direct *d, bool in_pump)
+{
+	const struct config_upstream *up = &d->d_h.dh_cfg->upstream;
+	const char *user = direct_user(d);
+	char err[512], fp[DIRECT_FP_MAX];
+	ssh_key hostkey = NULL;
 	uint64_t start = direct_now_ms();
 	enum ssh_known_hosts_e known;
 	enum jg_err rc;
 	struct dchan *dc;
 	bool agent_wanted = false, off = false;
-	size_t i, toff = 0;
-	int arc, port;
+	int port;
 
 	d->d_up_state = UP_CONNECTING;
-	publine[0] = tried[0] = method[0] = '\0';
+	d->d_auth_start_ms = start;
+	d->d_auth_i = 0;
+	d->d_auth_ok = d->d_auth_no_tty = d->d_auth_pw_refused = false;
+	d->d_auth_method[0] = d->d_auth_tried[0] = '\0';
+	d->d_auth_publine[0] = '\0';
+	d->d_auth_toff = 0;
 	TAILQ_FOREACH(dc, &d->d_chans, dc_entry)
 		if (dc->dc_kind == DC_SESSION && dc->dc_agent)
 			agent_wanted = true;
+	d->d_auth_agent = in_pump && agent_wanted;
+	d->d_auth_may_ask = in_pump;
 	if (direct_upstream_user(up->user, user, d->d_up_user,
 	    sizeof(d->d_up_user), err, sizeof(err)) != JG_OK) {
 		log_error("direct session for %s: %s", user, err);
@@ -583,79 +1166,7 @@ direct_upstream_login(struct direct *d, bool allow_agent)
 		    d->d_pod, fp);
 		break;
 	}
-
-	arc = SSH_AUTH_DENIED;
-	for (i = 0; i < up->nauth && arc != SSH_AUTH_SUCCESS; i++) {
-		if (!ssh_is_connected(d->d_u))
-			break;
-		switch (up->auth[i]) {
-		case CONFIG_UPSTREAM_AGENT:
-			if (!allow_agent || !agent_wanted)
-				continue;
-			arc = direct_auth_agent(d);
-			snprintf(method, sizeof(method), "forwarded agent");
-			break;
-		case CONFIG_UPSTREAM_KEY:
-			ssh_key_free(key);
-			key = NULL;
-			/* The same key `ssh USER@gateway pubkey` shows. */
-			if (userkey_load(up, user, &key, err, sizeof(err)) !=
-			    JG_OK || userkey_public_line(up, user, publine,
-			    sizeof(publine), err, sizeof(err)) != JG_OK) {
-				log_error("direct session for %s: gateway key: "
-				    "%s", user, err);
-				publine[0] = '\0';
-				continue;
-			}
-			arc = ssh_userauth_publickey(d->d_u, NULL, key);
-			direct_key_describe(key, fp, sizeof(fp));
-			snprintf(method, sizeof(method), "gateway key %s", fp);
-			break;
-		case CONFIG_UPSTREAM_PASSWORD:
-			/* XXX keyboard-interactive passthrough. */
-			log_verbose("direct session for %s: upstream auth "
-			    "'password' is not supported yet; skipped", user);
-			continue;
-		case CONFIG_UPSTREAM_AUTH_MAX:
-			continue;
-		}
-		if (toff < sizeof(tried))
-			toff += (size_t)snprintf(tried + toff,
-			    sizeof(tried) - toff, "%s%s", toff ? ", " : "",
-			    method);
-		if (toff >= sizeof(tried))
-			toff = sizeof(tried) - 1;
-	}
-	ssh_key_free(key);
-	if (arc != SSH_AUTH_SUCCESS) {
-		log_info("direct session for %s from %s port %u: login to job "
-		    "%s pod %s as %s refused (tried: %s)", user,
-		    d->d_h.dh_addr, d->d_h.dh_port, d->d_job, d->d_pod,
-		    d->d_up_user, tried[0] != '\0' ? tried : "nothing");
-		if (publine[0] != '\0')
-			direct_up_fail(d, "jumpgate: cannot log in to job '%s' "
-			    "as %s: use ssh -A, or add this key to "
-			    "~/.ssh/authorized_keys in your job: %s",
-			    d->d_job, user, publine);
-		else
-			direct_up_fail(d, "jumpgate: cannot log in to job '%s' "
-			    "as %s: use ssh -A with a key that the job "
-			    "accepts", d->d_job, user);
-		return;
-	}
-	ssh_set_blocking(d->d_u, 0);
-	if (ssh_event_add_session(d->d_event, d->d_u) != SSH_OK) {
-		direct_up_fail(d, "jumpgate: cannot reach job '%s' of %s: "
-		    "internal error (ssh event)", d->d_job, user);
-		return;
-	}
-	d->d_u_in_event = true;
-	d->d_up_state = UP_READY;
-	log_info("direct session for %s from %s port %u: job %s pod %s at %s "
-	    "port %u as %s with %s after %llu ms", user, d->d_h.dh_addr,
-	    d->d_h.dh_port, d->d_job, d->d_pod, d->d_addr, d->d_node_port,
-	    d->d_up_user, method,
-	    (unsigned long long)(direct_now_ms() - start));
+	direct_upstream_auth(d);
 }
 
 /* Releases the upstream session; its channels must be released first. */
@@ -1028,13 +1539,15 @@ direct_remote_forward(struct direct *d, ssh_message msg)
 	/* A dynamic port needs the pod's answer: log in now, key only. */
 	if (d->d_up_state == UP_IDLE && port == 0)
 		direct_upstream_login(d, false);
-	if (d->d_up_state != UP_READY && d->d_up_state != UP_IDLE)
+	/* A fixed port waits for a login in progress at a prompt. */
+	if (d->d_up_state != UP_READY && d->d_up_state != UP_IDLE &&
+	    (d->d_up_state != UP_PROMPT || port == 0))
 		return 1;
 	f = &d->d_fwd[d->d_nfwd];
 	memset(f, 0, sizeof(*f));
 	snprintf(f->df_addr, sizeof(f->df_addr), "%s", addr);
 	f->df_port = (uint16_t)port;
-	if (d->d_up_state == UP_IDLE) {
+	if (d->d_up_state != UP_READY) {
 		f->df_deferred = true;
 		f->df_bound = f->df_port;
 	} else if (direct_listen_now(d, f) != SSH_OK) {
@@ -1829,6 +2342,8 @@ direct_pump(struct direct *d)
 		direct_upstream_lost(d, now);
 	if (d->d_up_state == UP_IDLE && direct_wants_upstream(d, now))
 		direct_upstream_login(d, true);
+	if (d->d_up_state == UP_PROMPT)
+		direct_pw_step(d, now);
 	if (d->d_up_state == UP_READY)
 		direct_listen_deferred(d);
 	TAILQ_FOREACH(dc, &d->d_chans, dc_entry)
@@ -1913,6 +2428,7 @@ direct_finish(struct direct *d)
 		if (dc->dc_state != DC_DEAD)
 			dchan_release(dc);
 	direct_sweep(d);
+	direct_prompt_wipe(&d->d_pw);
 	direct_upstream_free(d);
 	if (d->d_event != NULL) {
 		ssh_event_remove_session(d->d_event, d->d_c);
