@@ -60,6 +60,12 @@ struct config_naming {
 	char	*display_name_annotation; /* "crater.raids.io/task-name" */
 	char	*base_url_label;	/* "crater.raids.io/base-url" */
 	char	*task_label;		/* "volcano.sh/task-spec" */
+	/*
+	 * Not a key of its own: upstream.host_key_annotation when the host
+	 * key policy is annotation, else NULL, so that route sources keep
+	 * that annotation's value with each pod.  Borrowed, never freed.
+	 */
+	const char *host_key_annotation;
 	/* Highest precedence first; each kind at most once. */
 	enum config_endpoint_kind precedence[CONFIG_ENDPOINT_MAX];
 	size_t	 nprecedence;

@@ -55,6 +55,7 @@ struct route_pod {
 	char	*rp_phase;		/* Running, Pending, ... */
 	char	*rp_host_ip;		/* status.hostIP, or NULL */
 	char	*rp_version;		/* resourceVersion, or NULL */
+	char	*rp_host_key;		/* pinned pod host key, or NULL */
 	struct route_rule *rp_rules;
 	size_t	 rp_nrules;
 	/*

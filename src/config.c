@@ -1853,8 +1853,12 @@ cfg_load_tree(const char *name, const char *dir,
 		rv = JG_ERR_CONFIG;
 	if (rv != JG_OK)
 		config_free(cfg);
-	else
+	else {
+		cfg->routes.naming.host_key_annotation =
+		    cfg->upstream.host_key_policy == CONFIG_HOSTKEY_ANNOTATION ?
+		    cfg->upstream.host_key_annotation : NULL;
 		*out = cfg;
+	}
 	free(c);
 	return rv;
 }

@@ -624,6 +624,11 @@ podmeta_resolve(const struct podmeta_pod *pod,
 		rp->rp_job = podmeta_job_from_name(pod->name, rp->rp_task);
 	if (rp->rp_job == NULL)
 		goto nomem;
+	/* The pod's pinned host key, for direct mode's annotation policy. */
+	if (naming->host_key_annotation != NULL &&
+	    !podmeta_dup(&rp->rp_host_key, podmeta_get(pod->annotations,
+	    pod->nannotations, naming->host_key_annotation)))
+		goto nomem;
 	if (display != NULL && !route_name_typeable(display) &&
 	    (rp->rp_alias = route_make_alias(display)) == NULL &&
 	    errno == ENOMEM)

@@ -225,6 +225,7 @@ struct direct {
 	char		 d_job[NAME_JOB_MAX + 1];
 	char		 d_pod[2 * 254];
 	char		 d_addr[ROUTE_ADDR_MAX];
+	char		 d_host_key[1024];	/* pinned by annotation, or "" */
 	uint16_t	 d_node_port;
 	char		 d_endpoint[ROUTE_ADDR_MAX + 8];
 
@@ -397,6 +398,9 @@ direct_write(ssh_channel to, const void *data, uint32_t len, bool to_stderr)
 	return rc == SSH_ERROR ? -1 : rc;
 }
 
+static bool direct_host_key_pinned(const ssh_key key, const char *fp,
+    const char *pin);
+
 /* ---- Route ---- */
 
 static bool
@@ -429,6 +433,9 @@ direct_route(struct direct *d)
 		d->d_node_port = res.rs_rule->rr_node_port;
 		snprintf(d->d_endpoint, sizeof(d->d_endpoint), "%s:%u",
 		    d->d_addr, d->d_node_port);
+		snprintf(d->d_host_key, sizeof(d->d_host_key), "%s",
+		    res.rs_pod->rp_host_key != NULL ?
+		    res.rs_pod->rp_host_key : "");
 		if (d->d_h.dh_admin &&
 		    strcmp(res.rs_pod->rp_owner, direct_user(d)) != 0)
 			log_info("admin %s reaches job %s of %s",
@@ -1057,6 +1064,7 @@ direct_upstream_login(struct direct *d, bool in_pump)
 	ssh_key hostkey = NULL;
 	uint64_t start = direct_now_ms();
 	enum ssh_known_hosts_e known;
+	bool pinned;
 	enum jg_err rc;
 	struct dchan *dc;
 	bool agent_wanted = false, off = false;
@@ -1136,6 +1144,7 @@ direct_upstream_login(struct direct *d, bool in_pump)
 		return;
 	}
 	direct_key_describe(hostkey, fp, sizeof(fp));
+	pinned = direct_host_key_pinned(hostkey, fp, d->d_host_key);
 	ssh_key_free(hostkey);
 	switch (up->host_key_policy) {
 	case CONFIG_HOSTKEY_KNOWN_HOSTS:
@@ -1155,11 +1164,21 @@ direct_upstream_login(struct direct *d, bool in_pump)
 		    d->d_job, d->d_pod, fp);
 		break;
 	case CONFIG_HOSTKEY_ANNOTATION:
-		/* XXX route_pod carries no annotations yet. */
-		log_warn("upstream host key for job %s pod %s: %s (accepted: "
-		    "host_key_policy annotation needs pod annotations, which "
-		    "the route table does not carry yet)", d->d_job, d->d_pod,
-		    fp);
+		if (!pinned) {
+			log_warn("upstream host key for job %s pod %s: %s does "
+			    "not match annotation %s (%s)", d->d_job, d->d_pod,
+			    fp, up->host_key_annotation,
+			    d->d_host_key[0] != '\0' ? "pinned another key" :
+			    "the pod has none");
+			direct_up_fail(d, "jumpgate: cannot log in to job '%s' "
+			    "as %s: the pod's host key (%s) is not the one its "
+			    "annotation %s pins%s", d->d_job, user, fp,
+			    up->host_key_annotation, d->d_host_key[0] != '\0' ?
+			    "" : " (the pod has no such annotation)");
+			return;
+		}
+		log_info("upstream host key for job %s pod %s: %s (pinned by "
+		    "annotation)", d->d_job, d->d_pod, fp);
 		break;
 	case CONFIG_HOSTKEY_ACCEPT:
 		log_info("upstream host key for job %s pod %s: %s", d->d_job,
@@ -1167,6 +1186,35 @@ direct_upstream_login(struct direct *d, bool in_pump)
 		break;
 	}
 	direct_upstream_auth(d);
+}
+
+/*
+ * True when pin (an annotation's value) names key: either an OpenSSH
+ * public key line ("ssh-ed25519 AAAA... [comment]") or a fingerprint
+ * ("SHA256:..."), as ssh-keygen -lf prints it.  fp is key's
+ * description ("ED25519 SHA256:...").
+ */
+static bool
+direct_host_key_pinned(const ssh_key key, const char *fp, const char *pin)
+{
+	char type[64], b64[900];
+	const char *sha;
+	ssh_key pinned = NULL;
+	bool same;
+
+	if (pin[0] == '\0')
+		return false;
+	if (strncmp(pin, "SHA256:", 7) == 0) {
+		sha = strstr(fp, "SHA256:");
+		return sha != NULL && strcmp(sha, pin) == 0;
+	}
+	if (sscanf(pin, "%63s %899s", type, b64) != 2 ||
+	    ssh_pki_import_pubkey_base64(b64, ssh_key_type_from_name(type),
+	    &pinned) != SSH_OK)
+		return false;
+	same = ssh_key_cmp(key, pinned, SSH_KEY_CMP_PUBLIC) == 0;
+	ssh_key_free(pinned);
+	return same;
 }
 
 /* Releases the upstream session; its channels must be released first. */

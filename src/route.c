@@ -122,6 +122,7 @@ route_pod_unref(struct route_pod *pod)
 	free(pod->rp_job);
 	free(pod->rp_display);
 	free(pod->rp_alias);
+	free(pod->rp_host_key);
 	free(pod->rp_base_url);
 	free(pod->rp_task);
 	free(pod->rp_phase);
