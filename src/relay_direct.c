@@ -1247,6 +1247,28 @@ direct_upstream_free(struct direct *d)
 	d->d_u_fd = -1;
 }
 
+/*
+ * From a data callback: passes data to `to` as far as its window takes it,
+ * but only after what an earlier drain left in carry (order matters).  The
+ * rest stays in libssh, marked pending, and holds the sender's window.
+ * Returns what was taken, for the callback to return.
+ */
+static int
+dchan_pass(ssh_channel to, const void *data, uint32_t len, bool to_stderr,
+    const struct dcarry *carry, bool *pending, uint64_t *counter)
+{
+	int n;
+
+	if (carry->ca_len > carry->ca_off ||
+	    (n = direct_write(to, data, len, to_stderr)) < 0) {
+		*pending = true;
+		return 0;
+	}
+	*counter += (uint64_t)n;
+	*pending = (uint32_t)n < len;
+	return n;
+}
+
 /* ---- Callbacks: client side ---- */
 
 static int
@@ -1255,25 +1277,16 @@ direct_on_c_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 {
 	struct dchan *dc = arg;
 	struct direct *d = dc->dc_d;
-	int n;
 
 	d->d_last_active_ms = direct_now_ms();
 	if (is_stderr || dc->dc_u_closed || dc->dc_u_eof_sent)
 		return (int)len;	/* nobody to take it */
-	/* A carry from an earlier drain must go first: order matters. */
-	if (dc->dc_state != DC_OPEN || dc->dc_u == NULL ||
-	    dc->dc_carry[0].ca_len > dc->dc_carry[0].ca_off) {
+	if (dc->dc_state != DC_OPEN || dc->dc_u == NULL) {
 		dc->dc_c_pending = true;
 		return 0;
 	}
-	n = direct_write(dc->dc_u, data, len, false);
-	if (n < 0) {
-		dc->dc_c_pending = true;
-		return 0;
-	}
-	d->d_bytes_up += (uint64_t)n;
-	dc->dc_c_pending = (uint32_t)n < len;
-	return n;
+	return dchan_pass(dc->dc_u, data, len, false, &dc->dc_carry[0],
+	    &dc->dc_c_pending, &d->d_bytes_up);
 }
 
 static void
@@ -1702,25 +1715,18 @@ direct_on_u_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 {
 	struct dchan *dc = arg;
 	struct direct *d = dc->dc_d;
-	int n, e = is_stderr ? 1 : 0;
+	int e = is_stderr ? 1 : 0;
 
 	d->d_last_active_ms = direct_now_ms();
 	if (dc->dc_c_closed || dc->dc_c_eof_sent)
 		return (int)len;	/* the client has gone */
 	if (dc->dc_c == NULL || !dc->dc_c_up || dc->dc_state == DC_FAIL ||
-	    dc->dc_state == DC_C_OPENING ||
-	    dc->dc_carry[1 + e].ca_len > dc->dc_carry[1 + e].ca_off) {
+	    dc->dc_state == DC_C_OPENING) {
 		dc->dc_u_pending[e] = true;
 		return 0;
 	}
-	n = direct_write(dc->dc_c, data, len, is_stderr != 0);
-	if (n < 0) {
-		dc->dc_u_pending[e] = true;
-		return 0;
-	}
-	d->d_bytes_down += (uint64_t)n;
-	dc->dc_u_pending[e] = (uint32_t)n < len;
-	return n;
+	return dchan_pass(dc->dc_c, data, len, is_stderr != 0,
+	    &dc->dc_carry[1 + e], &dc->dc_u_pending[e], &d->d_bytes_down);
 }
 
 static void
