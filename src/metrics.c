@@ -290,6 +290,13 @@ metrics_reply(struct MHD_Connection *conn, unsigned int status,
 }
 
 static enum MHD_Result
+metrics_reply_text(struct MHD_Connection *conn, unsigned int status,
+    const char *text)
+{
+	return metrics_reply(conn, status, "text/plain", text, strlen(text));
+}
+
+static enum MHD_Result
 metrics_handle(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
@@ -301,22 +308,21 @@ metrics_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	enum MHD_Result rc;
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return metrics_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-		    "text/plain", "GET only\n", 9);
+		return metrics_reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "GET only\n");
+	if (strcmp(url, "/healthz") == 0)
+		return metrics_reply_text(conn, MHD_HTTP_OK, "ok\n");
+	if (strcmp(url, "/readyz") != 0 && strcmp(url, "/metrics") != 0)
+		return metrics_reply_text(conn, MHD_HTTP_NOT_FOUND,
+		    "not found: try /metrics, /healthz, /readyz\n");
+	/* Only these two need the gauges (locks, a snapshot): ask once. */
 	memset(&g, 0, sizeof(g));
 	ms->ms_fn(&g, ms->ms_arg);
-	if (strcmp(url, "/healthz") == 0)
-		return metrics_reply(conn, MHD_HTTP_OK, "text/plain", "ok\n",
-		    3);
 	if (strcmp(url, "/readyz") == 0)
 		return g.mg_ready ?
-		    metrics_reply(conn, MHD_HTTP_OK, "text/plain", "ready\n",
-		    6) :
-		    metrics_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "text/plain", "not ready\n", 10);
-	if (strcmp(url, "/metrics") != 0)
-		return metrics_reply(conn, MHD_HTTP_NOT_FOUND, "text/plain",
-		    "not found: try /metrics, /healthz, /readyz\n", 43);
+		    metrics_reply_text(conn, MHD_HTTP_OK, "ready\n") :
+		    metrics_reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "not ready\n");
 	if ((page = malloc(METRICS_PAGE_MAX)) == NULL)
 		return MHD_NO;
 	n = metrics_render(&g, page, METRICS_PAGE_MAX);
