@@ -324,3 +324,35 @@ jg_refused_re() {
 jg_lacks() {
 	! grep -qE -- "$2" "$1"
 }
+
+# jg_api_start LISTEN [ARGS...]: starts the Kubernetes API test server
+# (tests/kube/apiserver.py) on LISTEN with TLS material in $T/tls, admin
+# token "admin-token", state kept in $T/api-state.json (so a restart on the
+# same port keeps the cluster) and bookmarks every 2 s; ARGS are passed on.
+# Waits (bounded) until it wrote its port.  Sets API_PID, API_PORT, API.
+jg_api_start() {
+	local listen=$1 tries=600
+	shift
+	rm -f "$T/api.port"
+	python3 "$JG_SOURCE_DIR/tests/kube/apiserver.py" --listen "$listen" \
+	    --tls-dir "$T/tls" --token admin-token "$@" \
+	    --state "$T/api-state.json" --port-file "$T/api.port" \
+	    --bookmark-interval 2 2>>"$T/api.log" &
+	API_PID=$!
+	JG_PIDS+=("$API_PID")
+	while [ ! -s "$T/api.port" ] && [ "$tries" -gt 0 ]; do
+		kill -0 "$API_PID" 2>/dev/null || break
+		tries=$((tries - 1))
+		sleep 0.05
+	done
+	[ -s "$T/api.port" ] || { jg_show "$T/api.log"; return 1; }
+	API_PORT=$(cat "$T/api.port")
+	API="https://127.0.0.1:$API_PORT"
+}
+
+# jg_api_test WHAT: one /_test/ control request to the API test server;
+# the answer goes to $T/ktest.out.
+jg_api_test() {
+	curl -sS --max-time 10 --cacert "$T/tls/ca.crt" "$API/_test/$1" \
+	    >"$T/ktest.out"
+}

@@ -21,39 +21,19 @@
 
 ME=$(id -un)
 NS=crater-workspace
-API_PY="$JG_SOURCE_DIR/tests/kube/apiserver.py"
 jg_keygen alice
 mkdir -p "$T/users"
 cp "$T/alice.pub" "$T/users/alice.keys"
 cp "$T/alice.pub" "$T/pod_ak"
 
-# api_start LISTEN: starts the API server; waits until it wrote its port.
-api_start() {
-	local tries=600
-	rm -f "$T/api.port"
-	python3 "$API_PY" --listen "$1" --tls-dir "$T/tls" --token admin-token \
-	    --state "$T/api-state.json" --port-file "$T/api.port" \
-	    --bookmark-interval 2 2>>"$T/api.log" &
-	API_PID=$!
-	JG_PIDS+=("$API_PID")
-	while [ ! -s "$T/api.port" ] && [ "$tries" -gt 0 ]; do
-		kill -0 "$API_PID" 2>/dev/null || break
-		tries=$((tries - 1))
-		sleep 0.05
-	done
-	[ -s "$T/api.port" ] || { jg_show "$T/api.log"; return 1; }
-	API_PORT=$(cat "$T/api.port")
-}
+api_start() { jg_api_start "$1"; }
+ktest() { jg_api_test "$1"; }
 api_start 127.0.0.1:0 || { fail "the test API server starts"; jg_done; }
-API="https://127.0.0.1:$API_PORT"
 kapi() {	# kapi METHOD PATH [JSON]
 	curl -sS --max-time 10 --cacert "$T/tls/ca.crt" \
 	    -H "Authorization: Bearer admin-token" \
 	    -H "Content-Type: application/json" \
 	    -X "$1" ${3:+--data "$3"} "$API$2" >"$T/kapi.out"
-}
-ktest() {
-	curl -sS --max-time 10 --cacert "$T/tls/ca.crt" "$API/_test/$1" >"$T/ktest.out"
 }
 
 # Two pods (real sshd) and their jobs: A by annotation, B by a Service.

@@ -25,7 +25,6 @@ if ldd "$JUMPGATE" 2>/dev/null | grep -qE "libasan|libubsan"; then
 	TIMED=0
 	echo "# sanitizer build: latency limits are printed, not checked"
 fi
-API_PY="$JG_SOURCE_DIR/tests/kube/apiserver.py"
 jg_keygen alice
 mkdir -p "$T/users"
 cp "$T/alice.pub" "$T/users/alice.keys"
@@ -34,28 +33,12 @@ printf 'sa-token-one\n' >"$T/sa-token"
 
 # ---- The API server.
 
-# api_start LISTEN: starts it (generating TLS material the first time) and
-# waits until it wrote its port.  Sets API_PID and API_PORT.
-api_start() {
-	local tries=600
-	rm -f "$T/api.port"
-	python3 "$API_PY" --listen "$1" --tls-dir "$T/tls" \
-	    --token admin-token --token-file "$T/sa-token" \
-	    --state "$T/api-state.json" --port-file "$T/api.port" \
-	    --bookmark-interval 2 2>>"$T/api.log" &
-	API_PID=$!
-	JG_PIDS+=("$API_PID")
-	while [ ! -s "$T/api.port" ] && [ "$tries" -gt 0 ]; do
-		kill -0 "$API_PID" 2>/dev/null || break
-		tries=$((tries - 1))
-		sleep 0.05
-	done
-	[ -s "$T/api.port" ] || { jg_show "$T/api.log"; return 1; }
-	API_PORT=$(cat "$T/api.port")
-}
+# api_start LISTEN: the API test server, accepting the rotating token
+# file too (generates TLS material the first time).
+api_start() { jg_api_start "$1" --token-file "$T/sa-token"; }
+ktest() { jg_api_test "$1"; }
 
 api_start 127.0.0.1:0 || { fail "the test API server starts"; jg_done; }
-API="https://127.0.0.1:$API_PORT"
 K() { kubectl --kubeconfig "$T/tls/kubeconfig" --cache-dir "$T/kcache" "$@"; }
 
 # kapi METHOD PATH [JSON]: one API request as the admin, with curl (fast,
@@ -66,10 +49,6 @@ kapi() {
 	    -H "Authorization: Bearer admin-token" \
 	    -H "Content-Type: application/merge-patch+json" \
 	    -X "$method" ${body:+--data "$body"} "$API$path" >"$T/kapi.out"
-}
-ktest() {
-	curl -sS --max-time 10 --cacert "$T/tls/ca.crt" "$API/_test/$1" \
-	    >"$T/ktest.out"
 }
 
 # kpod JOB DISPLAY [ANNOTATION_YAML]: creates the job's pod (Pending).
@@ -473,7 +452,7 @@ for i in range(10000):
 json.dump({"items": items}, open(path, "w"))
 PY
 rm -f "$T/api2.port"
-python3 "$API_PY" --listen 127.0.0.1:0 --tls-dir "$T/tls2" --token admin-token \
+python3 "$JG_SOURCE_DIR/tests/kube/apiserver.py" --listen 127.0.0.1:0 --tls-dir "$T/tls2" --token admin-token \
     --port-file "$T/api2.port" --preload "$T/preload.json" --lenient \
     2>>"$T/api2.log" &
 API2_PID=$!
