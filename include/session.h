@@ -68,7 +68,6 @@ struct session {
 	enum session_state ses_state;
 	bool		 ses_dead;	/* closed; awaiting free */
 	bool		 ses_proxy;	/* reading the PROXY header */
-	bool		 ses_wait_flushed; /* AUTH_WAIT: reply sent, stop */
 	uint8_t		 ses_proxy_buf[PROXYPROTO_V2_MAX];
 	size_t		 ses_proxy_len;
 	bool		 ses_quiet_channels; /* close: leave channels to libssh */

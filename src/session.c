@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "admission.h"
@@ -170,7 +169,6 @@ session_wait_for_keys(struct session *s)
 
 	log_verbose("%s: waiting for the user's keys",
 	    session_who(s, who, sizeof(who)));
-	s->ses_wait_flushed = false;
 	session_set_state(s, SESSION_AUTH_WAIT);
 }
 
@@ -741,26 +739,18 @@ session_on_io(struct session *s, uint32_t events)
 	}
 	if (s->ses_state == SESSION_AUTH_WAIT) {
 		/*
-		 * While the keys load, poll once to send the reply to the
-		 * "none" probe, then not at all: a later poll would read and
-		 * answer the client's public-key request before its keys are
-		 * known.  The client cannot send that request before it has
-		 * the reply, so this one poll cannot read it.
+		 * While the keys load, libssh must not poll at all: a poll
+		 * reads and answers the client's public-key request before
+		 * its keys are known, and whether our reply to "none" already
+		 * left cannot be told from outside libssh.  A reply still
+		 * queued goes out with the poll that resumes the session, so
+		 * the client waits for the keys either way.  Only an error or
+		 * hang-up is passed on, so a dead client is noticed.
 		 */
-		int pending = 0;
-
-		if (s->ses_wait_flushed && !(events & (EPOLLERR | EPOLLHUP)))
-			return;
-		s->ses_wait_flushed = true;
-		/*
-		 * libssh asks for POLLOUT after every write, queued data or
-		 * not.  Input already waiting means the client has our reply
-		 * (it answers nothing before): then there is nothing to send,
-		 * and a poll would only read its request too early.
-		 */
-		if (ioctl(s->ses_fd, FIONREAD, &pending) == -1 || pending == 0)
+		if (events & (EPOLLERR | EPOLLHUP)) {
 			(void)ssh_event_dopoll(s->ses_event, 0);
-		session_refresh(s);
+			session_refresh(s);
+		}
 		return;
 	}
 	session_poll_input(s);
@@ -929,11 +919,12 @@ session_update_events(struct session *s)
 
 	if (!session_fd_alive(s))
 		return;
-	if (s->ses_state != SESSION_AUTH_WAIT)
+	/* AUTH_WAIT: nothing; see session_on_io. */
+	if (s->ses_state != SESSION_AUTH_WAIT) {
 		want |= EPOLLIN;
-	if ((ssh_get_poll_flags(s->ses_ssh) & SSH_WRITE_PENDING) &&
-	    !(s->ses_state == SESSION_AUTH_WAIT && s->ses_wait_flushed))
-		want |= EPOLLOUT;
+		if (ssh_get_poll_flags(s->ses_ssh) & SSH_WRITE_PENDING)
+			want |= EPOLLOUT;
+	}
 	if (want == s->ses_events)
 		return;
 	if (worker_rewatch(s->ses_worker, s->ses_fd, want,
@@ -1055,7 +1046,6 @@ session_resume_if_keys(struct session *s)
 		return;
 	authkeys_unref(keys);
 	session_set_state(s, SESSION_AUTH);
-	s->ses_wait_flushed = false;
 	/* Requests may already wait in the socket: read them now. */
 	(void)ssh_event_dopoll(s->ses_event, 0);
 	session_refresh(s);
