@@ -8,9 +8,11 @@
 # invariant; a crash input is kept and the way to make it a regression
 # test is printed.
 #
-#   tests/fuzz/run-fuzz.sh [--build-dir DIR] [--only TARGET] [SECONDS]
+#   tests/fuzz/run-fuzz.sh [--build-dir DIR] [--only TARGET] [--seed N]
+#                          [SECONDS]
 #     SECONDS    per target, default 20
 #     DIR        default <repo>/build-fuzz
+#     N          libFuzzer's random seed; default a new one each run
 #   FUZZ_ARGS    extra libFuzzer flags, e.g. FUZZ_ARGS=-max_len=65536
 set -euo pipefail
 
@@ -18,13 +20,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build="$top/build-fuzz"
 only=
+seed=
 seconds=20
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build-dir) build=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	--seed)
+		case "$2" in
+		*[!0-9]*|'') echo "run-fuzz: --seed wants a number, not '$2'" >&2
+			exit 2 ;;
+		esac
+		seed=$2; shift 2 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	*[!0-9]*|'') echo "run-fuzz: bad argument '$1'" >&2; exit 2 ;;
 	*) seconds=$1; shift ;;
 	esac
@@ -113,16 +122,16 @@ for t in $targets; do
 	# shellcheck disable=SC2086
 	TMPDIR="$work/$t/tmp" "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix="$work/$t/artifacts/" \
-	    ${FUZZ_ARGS:-} "$corpus" </dev/null >"$work/$t/log" 2>&1 || rc=$?
+	    ${seed:+-seed=$seed} ${FUZZ_ARGS:-} "$corpus" </dev/null >"$work/$t/log" 2>&1 || rc=$?
 	# Summaries are best effort: a target that died at start has none.
 	stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE|INITED)' \
 	    "$work/$t/log" | tail -1 |
 	    sed 's/^#\([0-9]*\)[[:space:]]*[A-Z]*/runs \1/') || true
 	eps=$(sed -n 's/^stat::average_exec_per_sec:[[:space:]]*//p' \
 	    "$work/$t/log") || true
-	seed=$(sed -n 's/^INFO: Seed: //p' "$work/$t/log" | head -1) || true
+	used_seed=$(sed -n 's/^INFO: Seed: //p' "$work/$t/log" | head -1) || true
 	printf 'run-fuzz: %-14s %s, %s exec/s, seed %s\n' "$t" \
-	    "${stats:-no stats}" "${eps:-?}" "${seed:-?}"
+	    "${stats:-no stats}" "${eps:-?}" "${used_seed:-?}"
 	if [ ${#stale[@]} -gt 0 ] && [ "$rc" -eq 0 ]; then
 		failed+=("$t")
 	fi
