@@ -292,6 +292,33 @@ out=$(api -N "$URL/api/v1/namespaces/$NS/pods?watch=1&resourceVersion=$(ctl stat
 status=$?
 check "timeoutSeconds ends an idle watch cleanly" [ $status -eq 0 -a -z "$out" ]
 
+# ---- NodePort allocation, as the real server's: in range, never shared.
+# svc NAME [NODEPORT]: a NodePort Service manifest for kubectl apply
+# (kubectl create service sends protobuf, which this server does not speak).
+svc() {
+	printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s"},"spec":{"type":"NodePort","selector":{"app":"%s"},"ports":[{"port":2222,"targetPort":22%s}]}}\n' \
+	    "$1" "$1" "${2:+,\"nodePort\":$2}"
+}
+nodeport_of() { k get svc "$1" -o jsonpath='{.spec.ports[0].nodePort}'; }
+svc np1 | k apply -f - >/dev/null
+np=$(nodeport_of np1)
+check "a NodePort Service without a nodePort gets one in 30000-32767 ($np)" \
+	[ -n "$np" ] && [ "$np" -ge 30000 -a "$np" -le 32767 ]
+out=$(svc np2 "$np" | k apply -f - 2>&1)
+check "a second Service asking for the same nodePort is refused" \
+	grep -q "provided port is already allocated" <<<"$out"
+k label svc np1 relabelled=yes >/dev/null
+check "an update of the holder keeps its port (no conflict with itself)" \
+	[ -n "$np" ] && [ "$(nodeport_of np1)" = "$np" ]
+k delete svc np1 >/dev/null
+svc np2 "$np" | k apply -f - >/dev/null
+check "once the holder is deleted the port can be taken" \
+	[ -n "$np" ] && [ "$(nodeport_of np2)" = "$np" ]
+svc np3 | k apply -f - >/dev/null
+check "Services get distinct cluster IPs" \
+	[ "$(k get svc np2 np3 -o jsonpath='{.items[*].spec.clusterIP}' | tr ' ' '\n' | sort -u | grep -c .)" -eq 2 ]
+k delete svc np2 np3 >/dev/null
+
 # ---- faults
 ctl 'fail?count=1&code=500&path=/pods$' >/dev/null
 out=$(k get pods 2>&1)

@@ -104,6 +104,7 @@ CONTROL (/_test/..., GET or POST, query parameters, JSON answers)
 
 import argparse
 import base64
+import bisect
 import copy
 import gzip
 import hashlib
@@ -124,7 +125,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -1129,6 +1130,51 @@ def bookmark_object(res, rv, initial_end=False):
 
 # ---------------------------------------------------------------- the store
 
+class ServiceTable(dict):
+    """The services, with the nodePorts and cluster IPs they hold counted
+    as they come and go: allocation then costs O(ports), not a scan of
+    every Service (which made a preload of 10,000 quadratic)."""
+
+    def __init__(self):
+        super().__init__()
+        self.node_ports = Counter()
+        self.cluster_ips = Counter()
+
+    def _count(self, obj, step):
+        spec = obj.get("spec") or {}
+        if spec.get("clusterIP"):
+            self.cluster_ips[spec["clusterIP"]] += step
+        for p in spec.get("ports") or []:
+            if p.get("nodePort"):
+                self.node_ports[p["nodePort"]] += step
+
+    def __setitem__(self, key, obj):
+        if key in self:
+            self._count(self[key], -1)
+        super().__setitem__(key, obj)
+        self._count(obj, 1)
+
+    def __delitem__(self, key):
+        self._count(self[key], -1)
+        super().__delitem__(key)
+
+
+class UsedPorts:
+    """Membership over ServiceTable.node_ports, less one Service's own
+    ports, plus the ports taken while allocating."""
+
+    def __init__(self, counts, skip_ports):
+        self.counts = counts
+        self.skip = Counter(skip_ports)
+        self.added = set()
+
+    def __contains__(self, port):
+        return port in self.added or self.counts[port] - self.skip[port] > 0
+
+    def add(self, port):
+        self.added.add(port)
+
+
 def obj_key(obj):
     md = obj["metadata"]
     return "%s/%s" % (md["namespace"], md["name"]) if md.get("namespace") else md["name"]
@@ -1185,10 +1231,12 @@ class Cluster:
         self.cond = threading.Condition(self.lock)
         self.rv = 1
         self.compacted_rv = 1
-        self.objects = {r: {} for r in RESOURCES}
+        self.objects = {r: ServiceTable() if r == "services" else {}
+                        for r in RESOURCES}
         self.history = deque()
         self.history_cap = args.history
         self.snapshots = OrderedDict()       # (res, rv) -> sorted [(key, obj)]
+        self.item_texts = {}                 # (res, key) -> (rv, JSON text)
         self.watchers = set()
         self.max_watches = args.max_watches
         self.bookmark_interval = float(args.bookmark_interval)
@@ -1260,17 +1308,27 @@ class Cluster:
                         "or deleted between the time the first chunk was returned "
                         "and now may show up in the list.")
                 list_rv = snap_rv
-                start = start.rstrip("\x00")
-                items = [(k, o) for k, o in items if k > start]
+                first = bisect.bisect_right(items, start.rstrip("\x00"),
+                                            key=lambda kv: kv[0])
             else:
                 list_rv = self.rv
                 items = sorted(self.objects[res].items())
+                first = 0
             if rv_param == "0" and not cont:
                 limit = 0
-            sel = [(k, o) for k, o in items
-                   if (not ns or o["metadata"].get("namespace") == ns)
-                   and labels_match(lsel, o["metadata"].get("labels"))
-                   and fields_match(fsel, o)]
+
+            def wanted(o):
+                return ((not ns or o["metadata"].get("namespace") == ns)
+                        and labels_match(lsel, o["metadata"].get("labels"))
+                        and fields_match(fsel, o))
+            # Only up to one match past the page is looked at: each page
+            # costs its own size, not the rest of the list (which made a
+            # paged list of 10,000 quadratic).
+            sel, i = [], first
+            while i < len(items) and (not limit or len(sel) <= limit):
+                if wanted(items[i][1]):
+                    sel.append(items[i])
+                i += 1
             meta = {"resourceVersion": str(list_rv)}
             if limit and len(sel) > limit:
                 page = sel[:limit]
@@ -1283,9 +1341,25 @@ class Cluster:
                 meta["continue"] = base64.urlsafe_b64encode(
                     dumps(tok).encode()).decode().rstrip("=")
                 if not lsel and not fsel:
-                    meta["remainingItemCount"] = len(sel) - limit
+                    # the one past the page, and the rest in the namespace
+                    # keys sort by namespace: its items end before ns + "0"
+                    end = len(items) if not ns else bisect.bisect_left(
+                        items, ns + "0", key=lambda kv: kv[0])
+                    meta["remainingItemCount"] = 1 + max(end - i, 0)
                 sel = page
             return meta, [o for _, o in sel]
+
+    def item_json(self, res, obj):
+        """obj as a list item (no kind, apiVersion), serialized once per
+        resourceVersion: a paged list of 10,000 objects spent most of its
+        time re-encoding objects that had not changed."""
+        key, rv = (res, obj_key(obj)), obj["metadata"].get("resourceVersion")
+        hit = self.item_texts.get(key)
+        if hit is not None and hit[0] == rv:
+            return hit[1]
+        text = dumps({k: v for k, v in obj.items() if k not in ("kind", "apiVersion")})
+        self.item_texts[key] = (rv, text)
+        return text
 
     # -- writes
 
@@ -1308,14 +1382,12 @@ class Cluster:
         obj["apiVersion"] = "v1"
 
     def _used_nodeports(self, skip_key):
-        used = set()
-        for k, s in self.objects["services"].items():
-            if k == skip_key:
-                continue
-            for p in (s.get("spec") or {}).get("ports") or []:
-                if p.get("nodePort"):
-                    used.add(p["nodePort"])
-        return used
+        """The nodePorts held by Services other than skip_key, as a set
+        that reads the counts in place."""
+        skip = self.objects["services"].get(skip_key)
+        return UsedPorts(self.objects["services"].node_ports,
+                         [p["nodePort"] for p in ((skip or {}).get("spec") or {})
+                          .get("ports") or [] if p.get("nodePort")])
 
     def _allocate(self, res, obj, old, key):
         """ClusterIP and nodePorts, carried over from old like the real
@@ -1329,11 +1401,11 @@ class Cluster:
             if not spec.get("clusterIP") and ospec.get("clusterIP"):
                 spec["clusterIP"] = ospec["clusterIP"]
             if not spec.get("clusterIP"):
-                used = {s["spec"].get("clusterIP") for s in self.objects["services"].values()}
+                used = self.objects["services"].cluster_ips
                 while True:
                     ip = "10.96.%d.%d" % (self.next_ip // 250, self.next_ip % 250 + 1)
                     self.next_ip += 1
-                    if ip not in used:
+                    if used[ip] <= 0:
                         break
                 spec["clusterIP"] = ip
             spec.setdefault("clusterIPs", [spec["clusterIP"]])
@@ -1526,6 +1598,7 @@ class Cluster:
         gone = copy.deepcopy(old)
         gone["metadata"]["resourceVersion"] = str(self._bump())
         del self.objects[res][key]
+        self.item_texts.pop((res, key), None)
         self._emit(res, "DELETED", gone, old)
         return gone
 
@@ -2036,14 +2109,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.want_table():
             return self.send_json(200, table_of(res, items, meta,
                                                 self.q.get("includeObject", "Metadata")))
-        plain = []
-        for o in items:
-            o = dict(o)
-            o.pop("kind", None)
-            o.pop("apiVersion", None)
-            plain.append(o)
-        self.send_json(200, {"kind": RESOURCES[res]["kind"] + "List", "apiVersion": "v1",
-                             "metadata": meta, "items": plain})
+        head = dumps({"kind": RESOURCES[res]["kind"] + "List", "apiVersion": "v1",
+                      "metadata": meta})
+        self.send_json(200, None, raw=head[:-1] + ',"items":[' + ",".join(
+            self.server.cluster.item_json(res, o) for o in items) + "]}")
 
     def verb_create(self, res, ns, name, sub):
         _, obj = self.body_json("object")
@@ -2508,6 +2577,12 @@ def main():
                 res = KIND_TO_RES[o["kind"]]
                 cluster.create(res, o.get("metadata", {}).get("namespace", "default")
                                if RESOURCES[res]["namespaced"] else None, o)
+        # Serialize now, not on the first list: a preload is for large
+        # lists, and their first reader should not pay for the encoding.
+        with cluster.lock:
+            for res, objs in cluster.objects.items():
+                for o in objs.values():
+                    cluster.item_json(res, o)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
