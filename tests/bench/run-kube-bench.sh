@@ -9,8 +9,8 @@
 # changes, a Service change, an added and a deleted pod.  It prints a
 # markdown table, also saved to tests/bench/results-kube.md.  Everything is
 # on loopback, every wait is bounded, every process started is stopped by
-# PID.  No root needed; about a minute and a half, most of it the test
-# server's quadratic preload.
+# PID.  No root needed; about a minute, a quarter of it the test server's
+# preload.
 #
 # Knobs: JUMPGATE (build-bench/jumpgate), JG_BENCH_BIN (where
 # route_lookup_bench is; built with cmake when missing), BENCH_USERS
@@ -149,9 +149,8 @@ log "route_lookup_bench: $NPODS pods, $BENCH_LOOKUPS lookups"
 R[lookup]=$("$LOOKUP" -n "$BENCH_LOOKUPS" -b 100 -r 20 "$T/list.json" \
     2>"$T/lookup.err") || { cat "$T/lookup.err" >&2; R[lookup]=; }
 
-# ---- The API server.  Its --preload is quadratic in the number of
-# NodePort Services (each create scans every Service for used nodePorts),
-# so the wait is long and bounded.
+# ---- The API server.  Its preload creates every object through the same
+# path as a POST (validation, nodePort allocation) and encodes each once.
 log "API server: preloading $NPODS pods and $NPODS Services"
 t=$(jg_now_ms)
 python3 "$API_PY" --listen 127.0.0.1:0 --tls-dir "$T/tls" \
@@ -659,8 +658,9 @@ method() {
 	    "listens), the list pages' times from the server's" \
 	    "\`/_test/requests\` log, and the build split (resolve, index," \
 	    "CPU) from the publish line itself. The list is paged (limit 500)" \
-	    "and the Python server's paging dominates the wall time; the" \
-	    "gateway's own part is the build row and its CPU. Memory: RSS," \
+	    "and its wall time includes the Python server's paging (it keeps" \
+	    "each object's JSON, as it was preloaded); the gateway's own part" \
+	    "is the build row and its CPU. Memory: RSS," \
 	    "PSS (smaps_rollup) and VmHWM of the gateway once its watches" \
 	    "are open, minus the same gateway watching an empty namespace" \
 	    "(same TLS, threads and worker count). Lookups:" \
