@@ -65,7 +65,10 @@ struct relay {
 	size_t		 rl_downbuf_len;
 	size_t		 rl_downbuf_off;
 	bool		 rl_pod_eof;
-	bool		 rl_channel_closed;	/* client closed the channel */
+	bool		 rl_channel_closed;	/* the relay must end */
+	/* Set when the pod ended the tunnel first (EOF before the client's,
+	 * or a socket error): the close reason for logs and the audit. */
+	char		 rl_pod_end[SESSION_POD_END_MAX];
 
 	uint64_t	 rl_bytes_up;
 	uint64_t	 rl_bytes_down;

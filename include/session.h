@@ -37,6 +37,7 @@ enum session_state {
 
 #define SESSION_ADDR_MAX	INET6_ADDRSTRLEN
 #define SESSION_REASON_MAX	512
+#define SESSION_POD_END_MAX	96	/* "pod connection lost: <errno text>" */
 #define SESSION_LOGIN_MAX	(NAME_USER_MAX + NAME_JOB_MAX + NAME_POD_MAX + 3)
 
 /* A session channel (shell/exec) answered by the gateway itself. */
@@ -105,6 +106,9 @@ struct session {
 	char		 ses_audit_pod[2 * 254];
 	char		 ses_audit_endpoint[SESSION_ADDR_MAX + 8];
 	const char	*ses_mode;	/* "jump", "direct", "gateway" or NULL */
+	/* The last jump's pod-side end, when the pod ended it first: the
+	 * audit says that rather than "client closed". */
+	char		 ses_pod_end[SESSION_POD_END_MAX];
 };
 
 /*

@@ -103,6 +103,18 @@ relay_jump_build_refusal(const char *message, uint32_t reason_code,
 	return off;
 }
 
+/* The pod's side failed (errno) or ended first: remembered for the
+ * close reason; the relay then ends. */
+static void
+relay_pod_failed(struct relay *r, int err)
+{
+	if (r->rl_pod_end[0] == '\0')
+		snprintf(r->rl_pod_end, sizeof(r->rl_pod_end),
+		    "pod connection lost: %s", strerror(err));
+	r->rl_pod_eof = true;
+	r->rl_channel_closed = true;
+}
+
 /* Channel callback: client -> pod.  Returns what the pod socket took;
  * libssh keeps the rest and holds the window closed until we drain it. */
 static int
@@ -121,7 +133,7 @@ relay_on_data(ssh_session ssh, ssh_channel ch, void *data, uint32_t len,
 	n = write(r->rl_fd, data, len);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			r->rl_channel_closed = true;	/* pod side broken */
+			relay_pod_failed(r, errno);
 		n = 0;
 	}
 	r->rl_bytes_up += (uint64_t)n;
@@ -452,13 +464,14 @@ relay_pump_down(struct relay *r)
 			}
 		} else if (n == 0) {
 			r->rl_pod_eof = true;
+			if (!r->rl_client_eof)
+				snprintf(r->rl_pod_end, sizeof(r->rl_pod_end),
+				    "pod closed the connection");
 			(void)ssh_channel_send_eof(r->rl_channel);
 		} else {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR) {
-				r->rl_pod_eof = true;
-				r->rl_channel_closed = true;
-			}
+			    errno != EINTR)
+				relay_pod_failed(r, errno);
 			return;
 		}
 	}
@@ -477,7 +490,7 @@ relay_flush_upbuf(struct relay *r)
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR)
-				r->rl_channel_closed = true;
+				relay_pod_failed(r, errno);
 			return false;
 		}
 		r->rl_upbuf_off += (size_t)n;
@@ -532,11 +545,13 @@ relay_update(struct relay *r)
 		r->rl_pod_shut_wr = true;
 	}
 	if (r->rl_channel_closed) {
-		relay_jump_close(r, "client closed the channel");
+		relay_jump_close(r, r->rl_pod_end[0] != '\0' ? r->rl_pod_end :
+		    "client closed the channel");
 		return;
 	}
 	if (r->rl_pod_eof && r->rl_pod_shut_wr) {
-		relay_jump_close(r, "both sides closed");
+		relay_jump_close(r, r->rl_pod_end[0] != '\0' ? r->rl_pod_end :
+		    "both sides closed");
 		return;
 	}
 	if (!r->rl_pod_eof && r->rl_downbuf == NULL &&
@@ -676,6 +691,10 @@ relay_jump_close(struct relay *r, const char *reason)
 	s->ses_bytes_down += r->rl_bytes_down;
 	metrics_add(METRIC_BYTES_UP, r->rl_bytes_up);
 	metrics_add(METRIC_BYTES_DOWN, r->rl_bytes_down);
+	/* Only a tunnel that was open speaks for the session's end. */
+	if (r->rl_address[0] != '\0' && r->rl_refusal == NULL)
+		snprintf(s->ses_pod_end, sizeof(s->ses_pod_end), "%s",
+		    r->rl_pod_end);
 	if (r->rl_address[0] != '\0')
 		log_verbose("jump for %s to %s closed: %s (up %llu, down %llu "
 		    "bytes)", s->ses_name.np_user, r->rl_target, reason,

@@ -1163,7 +1163,10 @@ session_close(struct session *s, const char *reason)
 		ar.ar_bytes_up = s->ses_bytes_up;
 		ar.ar_bytes_down = s->ses_bytes_down;
 		ar.ar_duration_ms = worker_now_ms() - s->ses_started_ms;
-		ar.ar_reason = reason;
+		/* A jump whose pod ended first leaves the client nothing to
+		 * do but go: the pod's end is the reason worth auditing. */
+		ar.ar_reason = strcmp(reason, "client closed") == 0 &&
+		    s->ses_pod_end[0] != '\0' ? s->ses_pod_end : reason;
 		audit_session_end(&ar);
 		admission_session_end(srv->srv_admission, s->ses_name.np_user);
 		s->ses_counted_session = false;

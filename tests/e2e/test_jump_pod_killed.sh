@@ -68,6 +68,8 @@ check "the client says the connection to the pod closed" \
 jg_show "$T/doomed.err"
 check "gateway log: the session's audit line" \
 	jg_wait_log "$GW_LOG" "session-end id=[0-9]+ user=alice job=jpt-alice-251121-aaaaa pod=crater-workspace/jpt-alice-251121-aaaaa-default0-0 endpoint=127.0.0.2:$POD_PORT mode=jump from=127.0.0.1:[0-9]+ bytes_up=[1-9][0-9]* bytes_down=[1-9][0-9]* duration_ms=[0-9]+ reason="
+check "the audit blames the pod, not the client" \
+	grep -qE "session-end .*job=jpt-alice-251121-aaaaa .*reason=\"pod (closed the connection|connection lost: [^\"]+)\"" "$GW_LOG"
 grep -E "session-end .*job=jpt-alice-251121-aaaaa" "$GW_LOG" | sed 's/^.*session-end/# audit: session-end/'
 
 out=$(timeout 30 ssh -F "$T/ssh_alice" -J "$GW" "$ME@doomedjob" 'echo alive' 2>"$T/again.err")
