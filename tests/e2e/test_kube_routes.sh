@@ -20,11 +20,6 @@ ME=$(id -un)
 NS=crater-workspace
 # A sanitizer build is several times slower: it still runs every step,
 # but the timing checks only print.
-TIMED=1
-if ldd "$JUMPGATE" 2>/dev/null | grep -qE "libasan|libubsan"; then
-	TIMED=0
-	echo "# sanitizer build: latency limits are printed, not checked"
-fi
 jg_keygen alice
 mkdir -p "$T/users"
 cp "$T/alice.pub" "$T/users/alice.keys"
@@ -504,13 +499,9 @@ r1=$(sed -n 's/.*; \([0-9.]*\) ms CPU.*/\1/p' <<<"$line")
 line=$(scale_change "$P1")
 echo "# scale: $line" | sed 's/^# scale: .*kubernetes: /# scale: /'
 r2=$(sed -n 's/.*; \([0-9.]*\) ms CPU.*/\1/p' <<<"$line")
-# The rebuild's CPU time (the wall time on a shared CI machine depends on
-# the neighbours), best of two.  Most of it is route_snapshot_new()
-# indexing all 10,000 pods.
-if [ "$TIMED" = 1 ]; then
-	check "a rebuild with 10,000 pods takes well under 100 ms of CPU (${r1:-?} and ${r2:-?} ms)" \
-		awk -v a="${r1:-1000}" -v b="${r2:-1000}" 'BEGIN { exit !(a < 60 || b < 60) }'
-fi
+# The rebuild's CPU time, printed: speed targets live in the benchmarks
+# (tests/bench/run-kube-bench.sh), never in a CI assertion.
+echo "# scale: a rebuild with 10,000 pods took ${r1:-?} and ${r2:-?} ms of CPU (target: well under 100)"
 n=$(jg_count "$GW_LOG" "routes published")
 T0=$(jg_now_ms)
 curl -sS --max-time 10 --cacert "$T/tls2/ca.crt" -H "Authorization: Bearer admin-token" \
@@ -533,9 +524,7 @@ LAT_FILE=latencies
 
 if [ -s "$T/latencies" ]; then
 	echo "# latency summary: change sent -> routes published, ms: median $(cut -d' ' -f1 "$T/latencies" | jg_median), max $(cut -d' ' -f1 "$T/latencies" | sort -n | tail -1); event arrived -> published: median $(cut -d' ' -f2 "$T/latencies" | jg_median), max $(cut -d' ' -f2 "$T/latencies" | sort -n | tail -1); n=$(wc -l <"$T/latencies")"
-	[ "$TIMED" = 1 ] &&
-	check "every change to the small cluster was routable within 100 ms of reaching the gateway" \
-		awk '$2 !~ /^[0-9]+$/ || $2 > 100 { bad = 1 } END { exit bad }' "$T/latencies"
+	echo "# latency: $(awk '$2 !~ /^[0-9]+$/ || $2 > 100 { n++ } END { print n + 0 }' "$T/latencies") of $(wc -l <"$T/latencies") changes took over 100 ms from reaching the gateway (a target, printed)"
 fi
 if [ -s "$T/latencies-scale" ]; then
 	echo "# latency summary, 10,000 pods: event arrived -> published, ms: $(cut -d' ' -f2 "$T/latencies-scale" | tr '\n' ' ')(wall time, includes waiting for the CPU)"
