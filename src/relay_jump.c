@@ -103,8 +103,8 @@ relay_jump_build_refusal(const char *message, uint32_t reason_code,
 	return off;
 }
 
-/* The pod's side failed (errno) or ended first: remembered for the
- * close reason; the relay then ends. */
+/* The pod's socket failed: remembered for the close reason; the relay
+ * then ends. */
 static void
 relay_pod_failed(struct relay *r, int err)
 {
@@ -113,6 +113,13 @@ relay_pod_failed(struct relay *r, int err)
 		    "pod connection lost: %s", strerror(err));
 	r->rl_pod_eof = true;
 	r->rl_channel_closed = true;
+}
+
+/* Why the relay ends: the pod's side when it ended first, else why. */
+static const char *
+relay_end_reason(const struct relay *r, const char *why)
+{
+	return r->rl_pod_end[0] != '\0' ? r->rl_pod_end : why;
 }
 
 /* Channel callback: client -> pod.  Returns what the pod socket took;
@@ -545,13 +552,12 @@ relay_update(struct relay *r)
 		r->rl_pod_shut_wr = true;
 	}
 	if (r->rl_channel_closed) {
-		relay_jump_close(r, r->rl_pod_end[0] != '\0' ? r->rl_pod_end :
-		    "client closed the channel");
+		relay_jump_close(r,
+		    relay_end_reason(r, "client closed the channel"));
 		return;
 	}
 	if (r->rl_pod_eof && r->rl_pod_shut_wr) {
-		relay_jump_close(r, r->rl_pod_end[0] != '\0' ? r->rl_pod_end :
-		    "both sides closed");
+		relay_jump_close(r, relay_end_reason(r, "both sides closed"));
 		return;
 	}
 	if (!r->rl_pod_eof && r->rl_downbuf == NULL &&
@@ -691,15 +697,16 @@ relay_jump_close(struct relay *r, const char *reason)
 	s->ses_bytes_down += r->rl_bytes_down;
 	metrics_add(METRIC_BYTES_UP, r->rl_bytes_up);
 	metrics_add(METRIC_BYTES_DOWN, r->rl_bytes_down);
-	/* Only a tunnel that was open speaks for the session's end. */
-	if (r->rl_address[0] != '\0' && r->rl_refusal == NULL)
-		snprintf(s->ses_pod_end, sizeof(s->ses_pod_end), "%s",
-		    r->rl_pod_end);
-	if (r->rl_address[0] != '\0')
+	if (r->rl_address[0] != '\0') {
+		/* Only a tunnel that was open speaks for the session's end. */
+		if (r->rl_refusal == NULL)
+			snprintf(s->ses_pod_end, sizeof(s->ses_pod_end), "%s",
+			    r->rl_pod_end);
 		log_verbose("jump for %s to %s closed: %s (up %llu, down %llu "
 		    "bytes)", s->ses_name.np_user, r->rl_target, reason,
 		    (unsigned long long)r->rl_bytes_up,
 		    (unsigned long long)r->rl_bytes_down);
+	}
 	relay_set_state(r, RELAY_CLOSED);
 	TAILQ_REMOVE(&s->ses_relays, r, rl_entry);
 	TAILQ_INSERT_TAIL(&w->wk_dead_relays, r, rl_entry);
