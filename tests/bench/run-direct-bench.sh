@@ -53,10 +53,8 @@ log() { printf '# [%3ds] %s\n' $(($(date +%s) - BENCH_START)) "$*" >&2; }
 
 ME=$(id -un)
 jg_keygen alice
-mkdir -p "$T/users" "$T/user-keys" /run/sshd
-chmod 700 "$T/user-keys"
-cp "$T/alice.pub" "$T/users/alice.keys"
-ssh-keygen -q -t ed25519 -N '' -C jumpgate-alice -f "$T/user-keys/alice" </dev/null
+jg_direct_user alice
+mkdir -p /run/sshd
 cat "$T/alice.pub" "$T/user-keys/alice.pub" >"$T/authorized_keys"
 POD_PORT=$(jg_free_port 127.0.0.2)
 SJ_PORT=$(jg_free_port 127.0.0.1 20000 29999)

@@ -122,6 +122,17 @@ jg_keygen() {
 	ssh-keygen -q -t "${2:-ed25519}" -N '' -C "$1@test" -f "$T/$1" </dev/null
 }
 
+# jg_direct_user NAME: NAME (with $T/NAME.pub from jg_keygen) may log in
+# to the gateway (users/NAME.keys), and the gateway's own upstream key for
+# NAME is made ahead in user-keys/NAME, where upstream.user_key_dir finds
+# it, so that a pod's authorized_keys can list user-keys/NAME.pub.
+jg_direct_user() {
+	mkdir -p "$T/users" "$T/user-keys"
+	chmod 700 "$T/user-keys"
+	cp "$T/$1.pub" "$T/users/$1.keys"
+	ssh-keygen -q -t ed25519 -N '' -C "jumpgate-$1" -f "$T/user-keys/$1" </dev/null
+}
+
 # jg_start_pod NAME ADDR PORT AUTHORIZED_KEYS_FILE
 # Starts a real OpenSSH sshd as the "pod" of a job.  Its login user is
 # whoever runs the tests (root in CI).  Sets POD_PID.

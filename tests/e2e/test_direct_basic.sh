@@ -12,13 +12,11 @@
 ME=$(id -un)
 jg_keygen alice
 jg_keygen bob
-mkdir -p "$T/users" "$T/user-keys" "$T/home"
-chmod 700 "$T/user-keys"
-cp "$T/alice.pub" "$T/users/alice.keys"
+jg_direct_user alice
+mkdir -p "$T/home"
 cp "$T/bob.pub" "$T/users/bob.keys"
-# The gateway's key for alice, made ahead so the pod can list it; the
+# The pod lists the gateway's key for alice (jg_direct_user); the
 # agent-only pod (agentjob) lists alice's own key and nothing else.
-ssh-keygen -q -t ed25519 -N '' -C jumpgate-alice -f "$T/user-keys/alice" </dev/null
 cat "$T/alice.pub" "$T/user-keys/alice.pub" >"$T/ak_both"
 cp "$T/alice.pub" "$T/ak_alice"
 

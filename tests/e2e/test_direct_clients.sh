@@ -8,10 +8,8 @@
 
 ME=$(id -un)
 jg_keygen alice
-mkdir -p "$T/users" "$T/user-keys" "$T/home"
-chmod 700 "$T/user-keys"
-cp "$T/alice.pub" "$T/users/alice.keys"
-ssh-keygen -q -t ed25519 -N '' -C jumpgate-alice -f "$T/user-keys/alice" </dev/null
+jg_direct_user alice
+mkdir -p "$T/home"
 cp "$T/user-keys/alice.pub" "$T/ak_gateway"
 
 POD_PORT=$(jg_free_port 127.0.0.2)

@@ -25,11 +25,8 @@ MIB=64
 KILL_AT=$((8 * 1048576))
 RSS_TOLERANCE_KB=${JG_RSS_TOLERANCE_KB:-1024}
 jg_keygen alice
-mkdir -p "$T/users" "$T/user-keys"
-chmod 700 "$T/user-keys"
-cp "$T/alice.pub" "$T/users/alice.keys"
+jg_direct_user alice
 # The gateway's own key for alice (direct mode) is listed by the pod too.
-ssh-keygen -q -t ed25519 -N '' -C jumpgate-alice -f "$T/user-keys/alice" </dev/null
 cat "$T/alice.pub" "$T/user-keys/alice.pub" >"$T/pod_authorized_keys"
 POD_PORT=$(jg_free_port 127.0.0.2)
 jg_start_pod job1 127.0.0.2 "$POD_PORT" "$T/pod_authorized_keys" ||

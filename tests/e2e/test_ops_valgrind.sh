@@ -22,10 +22,7 @@ fi
 ME=$(id -un)
 SUPP="$JG_TOOLS/valgrind.supp"
 jg_keygen alice
-mkdir -p "$T/users" "$T/user-keys"
-chmod 700 "$T/user-keys"
-cp "$T/alice.pub" "$T/users/alice.keys"
-ssh-keygen -q -t ed25519 -N '' -C jumpgate-alice -f "$T/user-keys/alice" </dev/null
+jg_direct_user alice
 cat "$T/alice.pub" "$T/user-keys/alice.pub" >"$T/pod_ak"
 POD_PORT=$(jg_free_port 127.0.0.2)
 jg_start_pod job1 127.0.0.2 "$POD_PORT" "$T/pod_ak" || { fail "the pod's sshd starts"; jg_done; }
