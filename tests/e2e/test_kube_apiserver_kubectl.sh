@@ -10,7 +10,7 @@
 
 KUBE=${JG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/kube
 if ! command -v kubectl >/dev/null || ! command -v curl >/dev/null; then
-	echo "# SKIP: kubectl or curl is not installed"
+	fail "kubectl and curl are installed (tests/install-deps.sh installs them)"
 	jg_done
 fi
 

@@ -15,9 +15,9 @@ if ! command -v valgrind >/dev/null 2>&1; then
 	jg_done
 fi
 if ldd "$JUMPGATE" 2>/dev/null | grep -q libasan; then
-	echo "# a sanitizer build cannot run under valgrind: nothing to check"
-	echo "0 passed, 0 failed"
-	exit 0
+	# tests/CMakeLists.txt does not register this test in that build.
+	fail "a sanitized gateway cannot run under valgrind"
+	jg_done
 fi
 ME=$(id -un)
 SUPP="$JG_TOOLS/valgrind.supp"
