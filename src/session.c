@@ -1149,6 +1149,9 @@ session_close(struct session *s, const char *reason)
 	}
 
 	if (s->ses_counted_session) {
+		/* Release the slot first, so that whoever reads this line
+		 * in the log can rely on the slot being free again. */
+		admission_session_end(srv->srv_admission, s->ses_name.np_user);
 		log_info("Disconnected from user %s %s port %u",
 		    s->ses_name.np_user, s->ses_addr, s->ses_port);
 		memset(&ar, 0, sizeof(ar));
@@ -1168,7 +1171,6 @@ session_close(struct session *s, const char *reason)
 		ar.ar_reason = strcmp(reason, "client closed") == 0 &&
 		    s->ses_pod_end[0] != '\0' ? s->ses_pod_end : reason;
 		audit_session_end(&ar);
-		admission_session_end(srv->srv_admission, s->ses_name.np_user);
 		s->ses_counted_session = false;
 	} else if (strcmp(reason, "client closed") == 0) {
 		if (s->ses_login[0] != '\0')

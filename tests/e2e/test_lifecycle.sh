@@ -75,13 +75,16 @@ check "the new configuration is reloaded" \
 	eval 'for t in $(seq 200); do [ "$(hups)" -gt "$before" ] && break; sleep 0.05; done; [ "$(hups)" -gt "$before" ]'
 out=$(run_job 'echo new-routes' 2>"$T/err")
 check "a job from the new routes file routes" [ "$out" = new-routes ]
+# Every earlier session of alice must have given its slot back before the
+# holder takes the only one, and the holder's own jump (not one of the
+# earlier ones) must be logged before the second login tries.
+jg_wait_count "$GW_LOG" "Disconnected from user alice " \
+	"$(jg_count "$GW_LOG" "Accepted publickey for alice ")"
+jumps=$(jg_count "$GW_LOG" "jump for alice .* to myjob port 22: job")
 ssh -F "$T/ssh_alice" -J "$GW" "$ME@myjob" 'sleep 5' >/dev/null 2>&1 &
 holder=$!
 JG_PIDS+=("$holder")
-jg_wait_log "$GW_LOG" "jump for alice .* to myjob port 22: job" >/dev/null
-for t in $(seq 100); do
-	[ "$(grep -c 'jump for alice .* to myjob port 22: job' "$GW_LOG")" -ge 1 ] && break; sleep 0.05
-done
+jg_wait_count "$GW_LOG" "jump for alice .* to myjob port 22: job" $((jumps + 1))
 run_job true 2>"$T/err"
 check "the new per-user limit is in force" grep -q "jumpgate: too many sessions for alice (limit 1)" "$T/err"
 jg_stop "$holder"
