@@ -345,8 +345,10 @@ latency "pod deleted"
 # ---- The API server goes away and comes back.
 
 relists=$(jg_count "$GW_LOG" "listing again")
+failures=$(jg_count "$GW_LOG" "kubernetes: watch pods in $NS at $API failed")
+answers=$(jg_count "$GW_LOG" "pods in $NS: the API server answers again")
 jg_stop "$API_PID"
-jg_wait_log "$GW_LOG" "kubernetes: watch pods in $NS at $API failed" 200 >/dev/null
+jg_wait_count "$GW_LOG" "kubernetes: watch pods in $NS at $API failed" $((failures + 1)) 200 >/dev/null
 out=$(server_of svcjob)
 check "while the API server is down, routing goes on from the last state" \
 	[ "$out" = "127.0.0.3:$P3B" ]
@@ -356,7 +358,7 @@ ssh -F "$T/ssh_alice" -p "${GW#*:}" alice@127.0.0.1 >"$T/table.out" 2>&1 </dev/n
 check "while it is down, the job table says how old the data is" \
 	grep -qE "Note: route data is [0-9]+ s old" "$T/table.out"
 api_start "127.0.0.1:$API_PORT" || fail "the API server restarts on its port"
-jg_wait_log "$GW_LOG" "pods in $NS: the API server answers again" 400 >/dev/null
+jg_wait_count "$GW_LOG" "pods in $NS: the API server answers again" $((answers + 1)) 400 >/dev/null
 check "after the restart the gateway relists (its watch history is gone)" \
 	jg_wait_count "$GW_LOG" "listing again|answers again" "$((relists + 1))"
 kpod jpt-alice-251121-after after "$(annot 127.0.0.2 "$P1")"
@@ -383,10 +385,11 @@ latency "pod deleted after a 410"
 
 # Only the gateway's lists and watches fail (GET on the collections), so
 # that kubectl below is not caught in the burst.
+burst=$(jg_count "$GW_LOG" "failed: HTTP 500: ")
 ktest "fail?count=8&code=500&method=GET&path=%28pods%7Cservices%29%24"
 ktest "drop-watches"
 check "a burst of 500s is logged with the API server's reason" \
-	jg_wait_log "$GW_LOG" "failed: HTTP 500: " 200
+	jg_wait_count "$GW_LOG" "failed: HTTP 500: " $((burst + 1)) 200
 kpod jpt-alice-251121-burst burst "$(annot 127.0.0.2 "$P1")"
 T0=$(jg_now_ms)
 krun jpt-alice-251121-burst 127.0.0.2
