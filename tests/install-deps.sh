@@ -17,6 +17,13 @@ PACKAGES=(
 	# sanitizer and memory checks, fuzzing, operations tests
 	valgrind clang libclang-rt-14-dev fail2ban
 )
+# The kubectl tests drive the test API server with the real client. Any
+# kubectl from 1.20 on works; Debian's kubernetes-client is used only when
+# none is installed, since another kubectl package (Google's, say) owns the
+# same path.
+if ! command -v kubectl >/dev/null 2>&1; then
+	PACKAGES+=(kubernetes-client)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

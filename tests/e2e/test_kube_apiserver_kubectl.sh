@@ -14,6 +14,9 @@ if ! command -v kubectl >/dev/null || ! command -v curl >/dev/null; then
 	jg_done
 fi
 
+echo "# kubectl $(kubectl version --client -o json 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])')"
+
 TOKEN=tok-$RANDOM$RANDOM
 TLS=$T/kube
 NS=crater-workspace
@@ -75,7 +78,15 @@ check "it made a CA, server and client certificates and kubeconfigs" \
 	    -a -s "$TLS/kubeconfig" -a -s "$TLS/kubeconfig-paths"
 
 out=$(k version 2>&1)
-check "kubectl version sees the server" grep -q "Server Version: v1.32" <<<"$out"
+# kubectl before 1.28 prints the whole version.Info struct.
+check "kubectl version sees the server" \
+	grep -qE 'Server Version: (v1\.32|version\.Info\{.*GitVersion:"v1\.32)' <<<"$out"
+
+# kubectl before 1.27 fetches this (as protobuf) before it applies anything.
+check "/openapi/v2 answers protobuf with swagger 2.0 and JSON alike" \
+	eval '[ "$(api -H "Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf" \
+	    "$URL/openapi/v2" | head -c 5 | od -An -tx1 | tr -d " ")" = 0a03322e30 ] &&
+	    [ "$(api "$URL/openapi/v2" | py "o[\"swagger\"]")" = 2.0 ]'
 
 # ---- apply: create
 out=$(k apply -f "$KUBE/fixtures/crater-job.yaml" -f "$KUBE/fixtures/crater-node.yaml" 2>&1)
@@ -152,14 +163,23 @@ k get pod "$POD" -o json >"$T/pod2.json"
 check "the 3-way merge applied the change and kept kubectl's label" \
 	[ "$(py '(o["metadata"]["annotations"]["crater.raids.io/task-name"], o["spec"]["containers"][0]["image"].split(":")[-1], len(o["spec"]["containers"][0]["ports"]), o["metadata"]["labels"]["stage"], o["metadata"]["generation"])' <"$T/pod2.json")" \
 	    = "('my job 2', '2025.02', 2, 'one', 2)" ]
-k patch pod "$POD" --subresource=status --type=merge -p '{"status":{"phase":"Failed"}}' >/dev/null
-check "patch --subresource=status changes the phase" \
+# patch_status TYPE PATCH: patches the pod's status subresource; kubectl
+# before 1.24 has no --subresource, so there the same PATCH goes by curl.
+patch_status() {
+	if k patch --help | grep -q -- --subresource; then
+		k patch pod "$POD" --subresource=status --type="$1" -p "$2" >/dev/null
+	else
+		api -o /dev/null -X PATCH -H "Content-Type: application/$1-patch+json" \
+		    -d "$2" "$URL/api/v1/namespaces/$NS/pods/$POD/status"
+	fi
+}
+patch_status merge '{"status":{"phase":"Failed"}}'
+check "a patch of the status subresource changes the phase" \
 	[ "$(k get pods --field-selector status.phase=Failed -o name)" = "pod/$POD" ]
 k patch pod "$POD" --type=merge -p '{"status":{"phase":"Unknown"}}' >/dev/null
 check "a patch of the main resource ignores status, as a real server does" \
 	[ "$(k get pod "$POD" -o jsonpath='{.status.phase}')" = Failed ]
-k patch pod "$POD" --subresource=status --type=json \
-    -p '[{"op":"replace","path":"/status/phase","value":"Running"}]' >/dev/null
+patch_status json '[{"op":"replace","path":"/status/phase","value":"Running"}]'
 check "a JSON patch on status puts it back" \
 	[ "$(k get pod "$POD" -o jsonpath='{.status.phase}')" = Running ]
 

@@ -58,7 +58,7 @@ AUTHENTICATION
   /healthz, /livez, /readyz need none.  /_test/ needs none (loopback).
 
 API (core/v1; NS = namespace, R = pods | services; nodes are cluster-scoped)
-  GET /version /api /api/v1 /apis /openapi/v3 /openapi/v3/api/v1
+  GET /version /api /api/v1 /apis /openapi/v2 /openapi/v3 /openapi/v3/api/v1
   GET    /api/v1/R  /api/v1/namespaces/NS/R  /api/v1/nodes          list
          ?labelSelector= &fieldSelector= &limit= &continue= &resourceVersion=
   GET    ...?watch=1 (or true; or /api/v1/watch/...)                 watch
@@ -1791,6 +1791,34 @@ def openapi_v3_doc():
 
 
 OPENAPI_V3 = dumps(openapi_v3_doc())
+
+# OpenAPI v2 with no schemas. kubectl before 1.27 refuses to apply until it
+# has fetched this document (as protobuf); with no definition for a kind it
+# validates nothing on the client and merges with its built-in types, which
+# is what it does against any server that lacks the kind's schema.
+OPENAPI_V2 = {"swagger": "2.0",
+              "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
+              "paths": {}, "definitions": {}}
+OPENAPI_V2_PROTO_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+
+def proto_bytes_field(number, payload):
+    """One length-delimited protobuf field (wire type 2)."""
+    out, n = bytearray([number << 3 | 2]), len(payload)
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out) + payload
+
+
+def openapi_v2_proto():
+    """OPENAPI_V2 in gnostic's openapi_v2.Document encoding: swagger is
+    field 1, info field 2 (title 1, version 2); empty messages are left out,
+    as protobuf does."""
+    info = (proto_bytes_field(1, OPENAPI_V2["info"]["title"].encode())
+            + proto_bytes_field(2, OPENAPI_V2["info"]["version"].encode()))
+    return proto_bytes_field(1, OPENAPI_V2["swagger"].encode()) + proto_bytes_field(2, info)
 OPENAPI_V3_HASH = hashlib.sha512(OPENAPI_V3.encode()).hexdigest()[:128].upper()
 
 
@@ -1895,6 +1923,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.status_code = code
 
+    def send_body(self, code, body, content_type):
+        self.send_response(code)
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.status_code = code
+
     def send_text(self, code, text):
         body = text.encode()
         self.send_response(code)
@@ -1986,6 +2025,11 @@ class Handler(BaseHTTPRequestHandler):
         if fault:
             raise fault
         accept = self.headers.get("Accept", "")
+        if path == "/openapi/v2" and method in ("GET", "HEAD") \
+                and OPENAPI_V2_PROTO_TYPE in accept:
+            # The real server labels it octet-stream too: the spec's own
+            # type name has an '@' that Go's media type parser rejects.
+            return self.send_body(200, openapi_v2_proto(), "application/octet-stream")
         if accept and not any(t in accept for t in ("json", "*/*")):
             raise ApiError(406, "NotAcceptable",
                            "only the following media types are accepted: application/json")
@@ -2006,6 +2050,8 @@ class Handler(BaseHTTPRequestHandler):
         if path in ("/apis", "/apis/"):
             return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1",
                                         "groups": []})
+        if path == "/openapi/v2":
+            return self.send_json(200, OPENAPI_V2)
         if path == "/openapi/v3":
             return self.send_json(200, {"paths": {"api/v1": {
                 "serverRelativeURL": "/openapi/v3/api/v1?hash=" + OPENAPI_V3_HASH}}})
