@@ -2,7 +2,8 @@
  * jg_load.c: load generator for the jump-mode benchmark, on the libssh
  * client API.  Owns nothing of jumpgate: it only dials a jump host (any
  * SSH server), does key exchange, ed25519 publickey authentication and
- * opens one direct-tcpip channel per connection.  "handshake" mode closes
+ * opens one direct-tcpip channel per connection (none with -N, as in
+ * ssh -N: an authenticated session only).  "handshake" mode closes
  * each connection at once and reports a rate; "hold" mode keeps them idle
  * until SIGTERM so the caller can measure memory.  Worker threads run
  * blocking libssh sessions; the main thread only starts, waits and reports.
@@ -57,6 +58,7 @@ struct load_opts {
 	long		 lo_cap_s;	/* stop starting new work after this */
 	long		 lo_hold_s;	/* hold at most this long */
 	enum load_mode	 lo_mode;
+	bool		 lo_no_channel;	/* -N */
 };
 
 struct load_held {
@@ -91,7 +93,7 @@ load_usage(void)
 	fprintf(stderr, "usage: jg_load -a addr -p port -l user -i key "
 	    "-d dest_host -P dest_port [-m handshake|hold] [-n count]\n"
 	    "               [-c threads] [-s cap_s] [-H hold_s] "
-	    "[-C cipher]\n");
+	    "[-C cipher] [-N]\n");
 	exit(2);
 }
 
@@ -170,6 +172,11 @@ load_connect(struct load_state *st, ssh_key key, ssh_session *sshp,
 		load_fail(st, LOAD_STAGE_AUTH, ssh);
 		goto fail;
 	}
+	if (o->lo_no_channel) {
+		*sshp = ssh;
+		*chp = NULL;
+		return true;
+	}
 	if ((ch = ssh_channel_new(ssh)) == NULL ||
 	    ssh_channel_open_forward(ch, o->lo_dest, o->lo_dest_port,
 	    "127.0.0.1", LOAD_ORIG_PORT) != SSH_OK) {
@@ -219,8 +226,10 @@ load_thread(void *arg)
 			st->ls_held[i].lh_channel = ch;
 			continue;
 		}
-		ssh_channel_close(ch);
-		ssh_channel_free(ch);
+		if (ch != NULL) {
+			ssh_channel_close(ch);
+			ssh_channel_free(ch);
+		}
 		ssh_disconnect(ssh);
 		ssh_free(ssh);
 		st->ls_lat_ms[i] = (load_now() - t0) * 1000.0;
@@ -268,7 +277,8 @@ load_hold_until_told(struct load_state *st, const sigset_t *set)
 	for (i = 0; i < n; i++) {
 		if (st->ls_held[i].lh_ssh == NULL)
 			continue;
-		ssh_channel_free(st->ls_held[i].lh_channel);
+		if (st->ls_held[i].lh_channel != NULL)
+			ssh_channel_free(st->ls_held[i].lh_channel);
 		ssh_disconnect(st->ls_held[i].lh_ssh);
 		ssh_free(st->ls_held[i].lh_ssh);
 	}
@@ -293,7 +303,7 @@ main(int argc, char **argv)
 	o->lo_cap_s = 30;
 	o->lo_hold_s = 120;
 	o->lo_mode = LOAD_HANDSHAKE;
-	while ((ch = getopt(argc, argv, "a:p:l:i:d:P:m:n:c:s:H:C:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:p:l:i:d:P:m:n:c:s:H:C:N")) != -1) {
 		switch (ch) {
 		case 'a': o->lo_addr = optarg; break;
 		case 'p': o->lo_port = (int)load_number(optarg, 1, 65535,
@@ -320,6 +330,7 @@ main(int argc, char **argv)
 		case 'H': o->lo_hold_s = load_number(optarg, 1, 3600, "-H");
 			break;
 		case 'C': o->lo_cipher = optarg; break;
+		case 'N': o->lo_no_channel = true; break;
 		default: load_usage();
 		}
 	}

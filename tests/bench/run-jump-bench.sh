@@ -412,8 +412,10 @@ phase_hs() {
 # --- 2. memory per idle session.  hold_run PATH N KEY DEST DEST_PORT:
 # holds N sessions, waits until the far end has them, measures the
 # gateway tree, lets go.
+# hold_run P N KEY DEST DPORT [-N]: holds N idle sessions on jump host P,
+# each with an idle channel to DEST (or none, with -N, as ssh -N).
 hold_run() {
-	local p=$1 n=$2 key=$3 dest=$4 dport=$5
+	local p=$1 n=$2 key=$3 dest=$4 dport=$5 nochan=${6:-}
 	local before after lpid out held pid
 	pid=$(gw_pid "$p")
 	if [ "$p" = jg ]; then
@@ -426,14 +428,14 @@ hold_run() {
 	before=$($PROCSTAT tree "$pid")
 	log "hold $p: $n idle sessions (to $dest)"
 	"$LOAD" "$@" -i "$T/alice" -m hold -n "$n" -c "$BENCH_HOLD_THREADS" \
-	    -s 240 -H 600 >"$T/hold-$key.out" 2>&1 &
+	    -s 240 -H 600 $nochan >"$T/hold-$key.out" 2>&1 &
 	lpid=$!
 	JG_PIDS+=("$lpid")
 	jg_wait_log "$T/hold-$key.out" '^mode=hold' 5000 || true
 	out=$(head -1 "$T/hold-$key.out")
 	held=$(field ok "$out")
 	# The far end must see every channel before we measure.
-	far_end_wait "$dport" "${held:-0}"
+	[ -z "$nochan" ] && far_end_wait "$dport" "${held:-0}"
 	R[farend/$key]=$(far_end_count "$dport")
 	after=$($PROCSTAT tree "$pid")
 	if [ "$p" = jg ]; then	# idle CPU with everything held, 5 s
@@ -461,7 +463,8 @@ hold_run() {
 	local t0
 	t0=$(now_ms)
 	jg_stop "$lpid"
-	far_end_wait "$dport" 0
+	# With no channels, the gateway's own connections are the far end.
+	far_end_wait "$([ -n "$nochan" ] && echo "$GW_PORT" || echo "$dport")" 0
 	R[release/$key]=$(($(now_ms) - t0))
 	[ "$p" = sj ] && $PROCSTAT wait "$SJ_PID" 30 1
 }
@@ -497,6 +500,9 @@ phase_idle() {
 phase_big() {
 	bench_start_gw
 	hold_run jg "$BENCH_IDLE_BIG" big-jg sinkjob "$SINK_PORT"
+	# One fd a session: the fd limit no longer stands in the way.
+	bench_start_gw
+	hold_run jg "$BENCH_IDLE_BIG" bigsess-jg sinkjob "$SINK_PORT" -N
 }
 
 for ph in $BENCH_PHASES; do
@@ -563,6 +569,14 @@ table() {
 	    "sink; PSS $(v pss/big-jg) KiB (RSS $(v rss/big-jg) KiB) each;" \
 	    "idle CPU $(v idlecpu/big-jg)% of a core; fd limit $FD_LIMIT" \
 	    "| – | – | all $BENCH_IDLE_BIG held | $met |"
+	held=$(v held/bigsess-jg)
+	met=n/a
+	num "$held" && met=$(yesno "$held == $BENCH_IDLE_BIG")
+	echo "| $BENCH_IDLE_BIG idle sessions on jumpgate, authenticated," \
+	    "no channel (as \`ssh -N\`) | $held held; PSS" \
+	    "$(v pss/bigsess-jg) KiB (RSS $(v rss/bigsess-jg) KiB) each;" \
+	    "idle CPU $(v idlecpu/bigsess-jg)% of a core | – | – |" \
+	    "all $BENCH_IDLE_BIG held | $met |"
 	for c in aes128-gcm chacha20-poly1305; do
 		for d in up down; do
 			dn=upload
@@ -644,8 +658,10 @@ method() {
 	    "The $BENCH_IDLE_BIG-session run points the channels at" \
 	    "\`jg_sink\` (the pod's sshd would need $BENCH_IDLE_BIG" \
 	    "processes) and counts what the sink holds; jumpgate needs two" \
-	    "fds per jump session, so the fd limit ($FD_LIMIT here) caps" \
-	    "it. Throughput:" \
+	    "fds per jump session, so the fd limit ($FD_LIMIT here, a hard" \
+	    "limit this machine's root may not raise) caps it. A second" \
+	    "fresh gateway then holds $BENCH_IDLE_BIG authenticated sessions" \
+	    "with no channel (\`jg_load -N\`), one fd each. Throughput:" \
 	    "$BENCH_MIB MiB through \`ssh -F cfg -J ...\` with the same" \
 	    "cipher on both hops (ProxyJump passes -F on to the jump hop)," \
 	    "upload \`head -c N /dev/zero | ssh ... 'dd of=/dev/null bs=1M'\`," \
@@ -674,10 +690,13 @@ method() {
 	done
 	echo "release of held sessions (ms): jg-$BENCH_IDLE" \
 	    "$(v release/idle-jg) sj-$BENCH_IDLE $(v release/idle-sj)" \
-	    "jg-$BENCH_IDLE_BIG $(v release/big-jg)"
+	    "jg-$BENCH_IDLE_BIG $(v release/big-jg)" \
+	    "jg-$BENCH_IDLE_BIG-nochannel $(v release/bigsess-jg)"
 	echo "fill rate (sessions/s, $BENCH_HOLD_THREADS clients): jg" \
 	    "$(v holdrate/idle-jg) sj $(v holdrate/idle-sj)" \
-	    "jg-$BENCH_IDLE_BIG $(v holdrate/big-jg); sshd processes with" \
+	    "jg-$BENCH_IDLE_BIG $(v holdrate/big-jg)" \
+	    "jg-$BENCH_IDLE_BIG-nochannel $(v holdrate/bigsess-jg); sshd" \
+	    "processes with" \
 	    "$BENCH_IDLE held: $(v procs/idle-sj)"
 	echo "run took $(($(date +%s) - BENCH_START)) s"
 	echo '```'
