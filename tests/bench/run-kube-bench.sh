@@ -216,30 +216,10 @@ user_keys() { [ -f "$T/users/$1.keys" ] || cp "$T/bench.pub" "$T/users/$1.keys";
 GW_PORT=$(jg_free_port 127.0.0.1 20000 29999)
 M_PORT=$(jg_free_port 127.0.0.1 20000 29999)
 gw_config() {
-	cat >"$T/gw.yaml" <<CFG
-listen:
-  - address: 127.0.0.1
-    port: $GW_PORT
-host_keys:
-  paths: [$T/gw_host_ed25519_key]
-  generate: true
-users:
-  key_sources:
-    - type: authorized_keys
-      path: "$T/users/%u.keys"
-routes:
-  source: kubernetes
-  kubernetes:
-    kubeconfig: $T/tls/kubeconfig
-    context: jumpgate-token
-    namespaces: [$1]
-    request_timeout_ms: 60000
-    watch_timeout_s: 600
-metrics:
-  listen: 127.0.0.1:$M_PORT
-logging:
-  level: verbose
-CFG
+	jg_write_kube_config "$T/gw.yaml" "$GW_PORT" jumpgate-token "$1" \
+"    request_timeout_ms: 60000
+    watch_timeout_s: 600" "metrics:
+  listen: 127.0.0.1:$M_PORT"
 }
 
 # Epoch ms of each log line matching an ERE (the gateway's UTC stamps).

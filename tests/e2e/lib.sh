@@ -191,13 +191,13 @@ jg_pod_yaml() {
 YAML
 }
 
-# jg_write_config FILE ROUTES_FILE PORT [extra yaml appended]
-jg_write_config() {
-	local file=$1 routes=$2 port=$3
-	cat >"$file" <<CFG
+# jg_config_front PORT: the listen, host key and user key sections of
+# every test gateway's config.
+jg_config_front() {
+	cat <<CFG
 listen:
   - address: 127.0.0.1
-    port: $port
+    port: $1
 host_keys:
   paths: [$T/gw_host_ed25519_key]
   generate: true
@@ -205,15 +205,78 @@ users:
   key_sources:
     - type: authorized_keys
       path: "$T/users/%u.keys"
+CFG
+}
+
+# jg_write_config FILE ROUTES_FILE PORT [extra yaml appended]
+jg_write_config() {
+	local file=$1 routes=$2 port=$3
+	{
+		jg_config_front "$port"
+		cat <<CFG
 routes:
   source: static
   static_file: $routes
 logging:
   level: verbose
 CFG
+	} >"$file"
 	if [ $# -gt 3 ]; then
 		printf '%s\n' "$4" >>"$file"
 	fi
+}
+
+# jg_write_kube_config FILE PORT CONTEXT NAMESPACE KUBE_LINES [EXTRA]: a
+# gateway routed by the test API server, through $T/tls/kubeconfig and its
+# CONTEXT.  KUBE_LINES (indented by four) go under routes.kubernetes, EXTRA
+# (top-level yaml) at the end.
+jg_write_kube_config() {
+	local file=$1 port=$2 context=$3 ns=$4
+	{
+		jg_config_front "$port"
+		cat <<CFG
+routes:
+  source: kubernetes
+  kubernetes:
+    kubeconfig: $T/tls/kubeconfig
+    context: $context
+    namespaces: [$ns]
+$5
+logging:
+  level: verbose
+CFG
+		if [ $# -gt 5 ]; then
+			printf '%s\n' "$6"
+		fi
+	} >"$file"
+}
+
+# jg_direct_gateway: the direct-mode set-up of the tests that need one
+# user and one pod: alice (key $T/alice) logs in to a gateway that routes
+# her job myjob to a pod sshd on 127.0.0.2 and logs in there as the user
+# running the tests, with its own key for alice.  Sets ME, POD_PORT and
+# GW_PORT (and what jg_start_pod and jg_start_gateway set); a part that
+# does not start ends the test.
+jg_direct_gateway() {
+	ME=$(id -un)
+	jg_keygen alice
+	jg_direct_user alice
+	cp "$T/user-keys/alice.pub" "$T/ak_gateway"
+	POD_PORT=$(jg_free_port 127.0.0.2)
+	jg_start_pod job1 127.0.0.2 "$POD_PORT" "$T/ak_gateway" ||
+	    { fail "pod starts"; jg_done; }
+	{
+		echo "apiVersion: v1"
+		echo "kind: List"
+		echo "items:"
+		jg_pod_yaml p1 alice jpt-alice-251121-aaaaa myjob 127.0.0.2 "$POD_PORT"
+	} >"$T/routes.yaml"
+	GW_PORT=$(jg_free_port 127.0.0.1 20000 29999)
+	jg_write_config "$T/jumpgate.yaml" "$T/routes.yaml" "$GW_PORT" "upstream:
+  user: $ME
+  auth: [key]
+  user_key_dir: $T/user-keys"
+	jg_start_gateway "$T/jumpgate.yaml" || { fail "gateway starts"; jg_done; }
 }
 
 # jg_start_gateway CONFIG: starts jumpgate in the foreground.  Sets GW_PID

@@ -6,26 +6,8 @@
 # HOME.
 . "$(dirname "$0")/lib.sh"
 
-ME=$(id -un)
-jg_keygen alice
-jg_direct_user alice
+jg_direct_gateway
 mkdir -p "$T/home"
-cp "$T/user-keys/alice.pub" "$T/ak_gateway"
-
-POD_PORT=$(jg_free_port 127.0.0.2)
-jg_start_pod job1 127.0.0.2 "$POD_PORT" "$T/ak_gateway" || { fail "pod starts"; jg_done; }
-{
-	echo "apiVersion: v1"
-	echo "kind: List"
-	echo "items:"
-	jg_pod_yaml p1 alice jpt-alice-251121-aaaaa myjob 127.0.0.2 "$POD_PORT"
-} >"$T/routes.yaml"
-GW_PORT=$(jg_free_port 127.0.0.1 20000 29999)
-jg_write_config "$T/jumpgate.yaml" "$T/routes.yaml" "$GW_PORT" "upstream:
-  user: $ME
-  auth: [key]
-  user_key_dir: $T/user-keys"
-jg_start_gateway "$T/jumpgate.yaml" || { fail "gateway starts"; jg_done; }
 GW_FP=$(ssh-keygen -l -E sha256 -f "$T/gw_host_ed25519_key.pub" | awk '{print $2}')
 CMD='echo says-$((6 * 7)) $SSH_CONNECTION; echo oops >&2; exit 6'
 WANT="^says-42 [0-9.]+ [0-9]+ 127\.0\.0\.2 $POD_PORT\$"

@@ -7,26 +7,8 @@
 # that starts a listener in the pod, then a connection through SOCKS).
 . "$(dirname "$0")/lib.sh"
 
-ME=$(id -un)
-jg_keygen alice
-jg_direct_user alice
+jg_direct_gateway
 mkdir -p "$T/www"
-cp "$T/user-keys/alice.pub" "$T/ak_gateway"
-
-POD_PORT=$(jg_free_port 127.0.0.2)
-jg_start_pod job1 127.0.0.2 "$POD_PORT" "$T/ak_gateway" || { fail "pod starts"; jg_done; }
-{
-	echo "apiVersion: v1"
-	echo "kind: List"
-	echo "items:"
-	jg_pod_yaml p1 alice jpt-alice-251121-aaaaa myjob 127.0.0.2 "$POD_PORT"
-} >"$T/routes.yaml"
-GW_PORT=$(jg_free_port 127.0.0.1 20000 29999)
-jg_write_config "$T/jumpgate.yaml" "$T/routes.yaml" "$GW_PORT" "upstream:
-  user: $ME
-  auth: [key]
-  user_key_dir: $T/user-keys"
-jg_start_gateway "$T/jumpgate.yaml" || { fail "gateway starts"; jg_done; }
 jg_ssh_config "$T/ssh_alice" "$T/alice"
 S=(-F "$T/ssh_alice" -p "$GW_PORT")
 DST="alice+myjob@127.0.0.1"

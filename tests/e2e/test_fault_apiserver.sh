@@ -70,31 +70,11 @@ kapi POST "/api/v1/namespaces/$NS/services" "{\"apiVersion\":\"v1\",\"kind\":\"S
 check "the API server holds the two jobs" grep -q "np-alice-3f9a1" "$T/kapi.out"
 
 GW_PORT=$(jg_free_port 127.0.0.1 20000 29999)
-cat >"$T/jumpgate.yaml" <<CFG
-listen:
-  - address: 127.0.0.1
-    port: $GW_PORT
-host_keys:
-  paths: [$T/gw_host_ed25519_key]
-  generate: true
-users:
-  key_sources:
-    - type: authorized_keys
-      path: "$T/users/%u.keys"
-routes:
-  source: kubernetes
-  kubernetes:
-    kubeconfig: $T/tls/kubeconfig
-    context: jumpgate-token
-    namespaces: [$NS]
-    request_timeout_ms: 5000
+jg_write_kube_config "$T/jumpgate.yaml" "$GW_PORT" jumpgate-token "$NS" \
+"    request_timeout_ms: 5000
     watch_timeout_s: 10
-    backoff_max_ms: 500
-limits:
-  max_startups: "50:30:100"
-logging:
-  level: verbose
-CFG
+    backoff_max_ms: 500" "limits:
+  max_startups: \"50:30:100\""
 jg_start_gateway "$T/jumpgate.yaml" || { fail "gateway starts"; jg_show "$GW_LOG"; jg_done; }
 ops_wait_probe
 jg_ssh_config "$T/ssh_alice" "$T/alice"

@@ -182,30 +182,11 @@ krun jpt-alice-251121-early0 127.0.0.5
 # ---- The gateway.
 
 GW_PORT=$(jg_free_port 127.0.0.1 20000 29999)
-cat >"$T/jumpgate.yaml" <<CFG
-listen:
-  - address: 127.0.0.1
-    port: $GW_PORT
-host_keys:
-  paths: [$T/gw_host_ed25519_key]
-  generate: true
-users:
-  key_sources:
-    - type: authorized_keys
-      path: "$T/users/%u.keys"
-routes:
-  source: kubernetes
-  kubernetes:
-    kubeconfig: $T/tls/kubeconfig
-    context: jumpgate-tokenfile
-    namespaces: [$NS]
-    request_timeout_ms: 5000
+jg_write_kube_config "$T/jumpgate.yaml" "$GW_PORT" jumpgate-tokenfile "$NS" \
+"    request_timeout_ms: 5000
     watch_timeout_s: 10
     backoff_max_ms: 500
-    token_reread_s: 1
-logging:
-  level: verbose
-CFG
+    token_reread_s: 1"
 
 out=$("$JUMPGATE" -t -f "$T/jumpgate.yaml" 2>&1)
 check "jumpgate -t checks credentials and lists: configuration OK" \
