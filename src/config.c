@@ -1,9 +1,10 @@
 /*
  * config.c: reads jumpgate.yaml (through ytree) into a struct config.  One
  * table, cfg_rows, names every key with its type, default, bounds, unit and
- * what it protects against; it drives parsing, validation, defaults, the
- * -T dump and the README reference.  Owns the struct config it returns; it
- * opens no sockets and reads no keys (listen.c, hostkey.c do).  Main thread.
+ * what it protects against; it drives parsing, validation, defaults,
+ * config_dump (which the unit tests and the config fuzzer load back) and
+ * the README reference.  Owns the struct config it returns; it opens no
+ * sockets and reads no keys (listener.c, hostkey.c do).  Main thread.
  */
 #include <arpa/inet.h>
 #include <limits.h>
@@ -150,7 +151,7 @@ static const struct cfg_enum cfg_facilities[] = {
 
 /*
  * Every key of jumpgate.yaml.  A section row comes before its keys; the
- * order here is the order of the -T dump and of the README tables.
+ * order here is the order of config_dump and of the README tables.
  */
 static const struct cfg_row cfg_rows[] = {
 	{ .path = "listen", .type = CFG_LISTEN, .off = CO(listen),
