@@ -1904,30 +1904,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, code, obj, extra_headers=(), raw=None):
         body = (raw if raw is not None else dumps(obj)).encode()
-        gz = (not self.server.args.no_gzip and len(body) > GZIP_THRESHOLD and
-              "gzip" in self.headers.get("Accept-Encoding", ""))
-        if gz:
+        if (not self.server.args.no_gzip and len(body) > GZIP_THRESHOLD and
+                "gzip" in self.headers.get("Accept-Encoding", "")):
             body = gzip.compress(body, 4)
-        self.send_response(code)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
-        self.send_header("Cache-Control", "no-cache, private")
-        self.send_header("Content-Type", "application/json")
-        if gz:
-            self.send_header("Content-Encoding", "gzip")
-            self.send_header("Vary", "Accept-Encoding")
-        for k, v in extra_headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        self.status_code = code
+            extra_headers = [("Content-Encoding", "gzip"),
+                             ("Vary", "Accept-Encoding")] + list(extra_headers)
+        self.send_body(code, body, "application/json", extra_headers)
 
-    def send_body(self, code, body, content_type):
+    def send_body(self, code, body, content_type, extra_headers=()):
         self.send_response(code)
         self.send_header("Audit-Id", str(uuid.uuid4()))
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Type", content_type)
+        for k, v in extra_headers:
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
