@@ -190,7 +190,7 @@ check "gateway log: audit line for the lost session" \
 	jg_wait_log "$GW_LOG" "session-end id=[0-9]+ user=alice job=jpt-alice-251121-ccccc pod=crater-workspace/jpt-alice-251121-ccccc-default0-0 endpoint=127.0.0.4:$DOOMED_PORT mode=direct .*reason=\"pod connection lost"
 
 check "gateway log: audit lines with mode=direct and bytes" \
-	grep -qE "session-end id=[0-9]+ user=alice job=jpt-alice-251121-aaaaa pod=crater-workspace/jpt-alice-251121-aaaaa-default0-0 endpoint=127.0.0.2:$POD_PORT mode=direct from=127.0.0.1:[0-9]+ bytes_up=[0-9]+ bytes_down=[1-9][0-9]* duration_ms=[0-9]+ reason=\"client closed\"" "$GW_LOG"
+	jg_wait_log "$GW_LOG" "session-end id=[0-9]+ user=alice job=jpt-alice-251121-aaaaa pod=crater-workspace/jpt-alice-251121-aaaaa-default0-0 endpoint=127.0.0.2:$POD_PORT mode=direct from=127.0.0.1:[0-9]+ bytes_up=[0-9]+ bytes_down=[1-9][0-9]* duration_ms=[0-9]+ reason=\"client closed\""
 # Every session has ended (each wrote its audit line): no fd is left.
 jg_wait_count "$GW_LOG" "session-end .*mode=direct" "$(jg_count "$GW_LOG" "Accepted publickey for")" >/dev/null
 FD_AFTER=$(ls "/proc/$GW_PID/fd" | wc -l)

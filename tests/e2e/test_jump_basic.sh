@@ -115,5 +115,5 @@ check "gateway log: Accepted publickey in sshd's words" \
 check "gateway log: Failed publickey for an invalid user" \
 	grep -qE "Failed publickey for invalid user mallory from 127.0.0.1 port [0-9]+ ssh2" "$GW_LOG"
 check "gateway log: audit line per session" \
-	grep -qE "session-end id=[0-9]+ user=alice job=jpt-alice-251121-aaaaa pod=crater-workspace/jpt-alice-251121-aaaaa-default0-0 endpoint=127.0.0.2:$POD_PORT mode=jump" "$GW_LOG"
+	jg_wait_log "$GW_LOG" "session-end id=[0-9]+ user=alice job=jpt-alice-251121-aaaaa pod=crater-workspace/jpt-alice-251121-aaaaa-default0-0 endpoint=127.0.0.2:$POD_PORT mode=jump"
 jg_done
